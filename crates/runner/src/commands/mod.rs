@@ -1,0 +1,3 @@
+//! One module per `dlab` subcommand.
+
+pub mod schedule;
