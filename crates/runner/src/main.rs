@@ -8,7 +8,11 @@ mod table;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "dlab", version, about = "Score-based diffusion research workspace: schedules, samplers, experiments")]
+#[command(
+    name = "dlab",
+    version,
+    about = "Score-based diffusion research workspace: schedules, samplers, experiments"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

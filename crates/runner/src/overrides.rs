@@ -27,7 +27,9 @@ pub fn set_path(table: &mut Table, path: &[String], value: Value) -> Result<()> 
     let (last, parents) = path.split_last().context("empty key")?;
     let mut current = table;
     for (depth, name) in parents.iter().enumerate() {
-        let entry = current.entry(name.clone()).or_insert_with(|| Value::Table(Table::new()));
+        let entry = current
+            .entry(name.clone())
+            .or_insert_with(|| Value::Table(Table::new()));
         current = match entry {
             Value::Table(t) => t,
             other => bail!(
@@ -61,8 +63,18 @@ mod tests {
         assert_eq!(p, ["sampler", "steps"]);
         assert_eq!(v.as_integer(), Some(40));
         assert_eq!(parse_assignment("x=0.5").unwrap().1.as_float(), Some(0.5));
-        assert_eq!(parse_assignment("kind=edm").unwrap().1.as_str(), Some("edm"));
-        assert_eq!(parse_assignment("k=[1, 2]").unwrap().1.as_array().map(Vec::len), Some(2));
+        assert_eq!(
+            parse_assignment("kind=edm").unwrap().1.as_str(),
+            Some("edm")
+        );
+        assert_eq!(
+            parse_assignment("k=[1, 2]")
+                .unwrap()
+                .1
+                .as_array()
+                .map(Vec::len),
+            Some(2)
+        );
         assert!(parse_assignment("novalue").is_err());
         assert!(parse_assignment("a..b=1").is_err());
     }
@@ -73,7 +85,9 @@ mod tests {
         apply_all(&mut t, &["a.b=1".into(), "a.c=\"x\"".into()]).unwrap();
         assert_eq!(t["a"]["b"].as_integer(), Some(1));
         assert_eq!(t["a"]["c"].as_str(), Some("x"));
-        let err = apply_all(&mut t, &["a.b.c=2".into()]).unwrap_err().to_string();
+        let err = apply_all(&mut t, &["a.b.c=2".into()])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("a.b is a integer"), "{err}");
     }
 }

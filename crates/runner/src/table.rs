@@ -54,7 +54,11 @@ impl Table {
     pub fn push(&mut self, name: &str, values: Values) -> Result<()> {
         if let Some((first, v)) = self.columns.first() {
             if v.len() != values.len() {
-                bail!("column {name} has {} rows, column {first} has {}", values.len(), v.len());
+                bail!(
+                    "column {name} has {} rows, column {first} has {}",
+                    values.len(),
+                    v.len()
+                );
             }
         }
         self.columns.push((name.to_string(), values));
@@ -103,22 +107,47 @@ impl Table {
     /// Reads a Parquet file written by [`Table::write_parquet`] (or any flat table of
     /// f64/f32, integer, string and bool columns).
     pub fn read_parquet(path: &Path) -> Result<Table> {
-        let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        let frame = ParquetReader::new(file).finish().with_context(|| format!("{} is not a Parquet table", path.display()))?;
+        let file =
+            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let frame = ParquetReader::new(file)
+            .finish()
+            .with_context(|| format!("{} is not a Parquet table", path.display()))?;
         let mut table = Table::default();
         for column in frame.columns() {
             let name = column.name().to_string();
             let series = column.as_materialized_series();
             let values = match series.dtype() {
-                d if d.is_float() => Values::F64(series.cast(&polars::prelude::DataType::Float64)?.f64()?.into_no_null_iter().collect()),
-                d if d.is_integer() => Values::I64(series.cast(&polars::prelude::DataType::Int64)?.i64()?.into_no_null_iter().collect()),
-                polars::prelude::DataType::String => {
-                    Values::Str((0..series.len()).map(|i| series.str_value(i).map(|s| s.to_string())).collect::<Result<_, _>>()?)
-                }
-                polars::prelude::DataType::Boolean => {
-                    Values::Bool(series.cast(&polars::prelude::DataType::Int64)?.i64()?.into_no_null_iter().map(|v| v != 0).collect())
-                }
-                other => bail!("{}: column {name} has unsupported type {other}", path.display()),
+                d if d.is_float() => Values::F64(
+                    series
+                        .cast(&polars::prelude::DataType::Float64)?
+                        .f64()?
+                        .into_no_null_iter()
+                        .collect(),
+                ),
+                d if d.is_integer() => Values::I64(
+                    series
+                        .cast(&polars::prelude::DataType::Int64)?
+                        .i64()?
+                        .into_no_null_iter()
+                        .collect(),
+                ),
+                polars::prelude::DataType::String => Values::Str(
+                    (0..series.len())
+                        .map(|i| series.str_value(i).map(|s| s.to_string()))
+                        .collect::<Result<_, _>>()?,
+                ),
+                polars::prelude::DataType::Boolean => Values::Bool(
+                    series
+                        .cast(&polars::prelude::DataType::Int64)?
+                        .i64()?
+                        .into_no_null_iter()
+                        .map(|v| v != 0)
+                        .collect(),
+                ),
+                other => bail!(
+                    "{}: column {name} has unsupported type {other}",
+                    path.display()
+                ),
             };
             table.push(&name, values)?;
         }
@@ -127,15 +156,23 @@ impl Table {
 }
 
 /// Writes a file through `write` into `path.tmp`, syncs it and renames it over `path`.
-pub fn write_atomically(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<()>) -> Result<()> {
+pub fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> Result<()>,
+) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
-    let mut file = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    ));
+    let mut file =
+        std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
     write(&mut file)?;
     file.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))?;
     Ok(())
 }
 
@@ -148,7 +185,8 @@ mod tests {
         let mut t = Table::default();
         t.push("i", Values::I64(vec![0, 1])).unwrap();
         t.push("sigma", Values::F64(vec![80.0, f64::NAN])).unwrap();
-        t.push("name", Values::Str(vec!["a".into(), "b,c".into()])).unwrap();
+        t.push("name", Values::Str(vec!["a".into(), "b,c".into()]))
+            .unwrap();
         t.push("ok", Values::Bool(vec![true, false])).unwrap();
         assert!(t.push("short", Values::I64(vec![1])).is_err());
         let path = std::env::temp_dir().join(format!("dlab-table-{}.parquet", std::process::id()));
@@ -164,6 +202,9 @@ mod tests {
         assert_eq!(back.columns[2], t.columns[2]);
         let mut csv = Vec::new();
         t.write_csv(&mut csv).unwrap();
-        assert_eq!(String::from_utf8(csv).unwrap(), "i,sigma,name,ok\n0,80,a,true\n1,NaN,\"b,c\",false\n");
+        assert_eq!(
+            String::from_utf8(csv).unwrap(),
+            "i,sigma,name,ok\n0,80,a,true\n1,NaN,\"b,c\",false\n"
+        );
     }
 }

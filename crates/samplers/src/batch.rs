@@ -27,13 +27,21 @@ pub struct ShapeError {
 impl Batch {
     /// A batch of zeros.
     pub fn zeros(n: usize, d: usize) -> Self {
-        Self { n, d, data: vec![0.0; n * d] }
+        Self {
+            n,
+            d,
+            data: vec![0.0; n * d],
+        }
     }
 
     /// Wraps row-major data; fails when `data.len() != n * d`.
     pub fn from_vec(n: usize, d: usize, data: Vec<f64>) -> Result<Self, ShapeError> {
         if data.len() != n * d {
-            return Err(ShapeError { n, d, len: data.len() });
+            return Err(ShapeError {
+                n,
+                d,
+                len: data.len(),
+            });
         }
         Ok(Self { n, d, data })
     }
@@ -48,12 +56,18 @@ impl Batch {
     /// The same vector `row` repeated `n` times.
     pub fn repeat_row(row: &[f64], n: usize) -> Self {
         let data = (0..n).flat_map(|_| row.iter().copied()).collect();
-        Self { n, d: row.len(), data }
+        Self {
+            n,
+            d: row.len(),
+            data,
+        }
     }
 
     /// i.i.d. N(0, 1) entries drawn from `rng` in row-major order.
     pub fn standard_normal<R: Rng + ?Sized>(n: usize, d: usize, rng: &mut R) -> Self {
-        let data = (0..n * d).map(|_| rng.sample::<f64, _>(StandardNormal)).collect();
+        let data = (0..n * d)
+            .map(|_| rng.sample::<f64, _>(StandardNormal))
+            .collect();
         Self { n, d, data }
     }
 
@@ -93,13 +107,24 @@ impl Batch {
 
     /// Rows `start..end` as a new batch.
     pub fn slice_rows(&self, start: usize, end: usize) -> Self {
-        Self { n: end - start, d: self.d, data: self.data[start * self.d..end * self.d].to_vec() }
+        Self {
+            n: end - start,
+            d: self.d,
+            data: self.data[start * self.d..end * self.d].to_vec(),
+        }
     }
 
     /// Rows at the given indices, in that order.
     pub fn select_rows(&self, indices: &[usize]) -> Self {
-        let data = indices.iter().flat_map(|&i| self.row(i).iter().copied()).collect();
-        Self { n: indices.len(), d: self.d, data }
+        let data = indices
+            .iter()
+            .flat_map(|&i| self.row(i).iter().copied())
+            .collect();
+        Self {
+            n: indices.len(),
+            d: self.d,
+            data,
+        }
     }
 
     /// Stacks batches of equal dimension vertically.
@@ -113,24 +138,44 @@ impl Batch {
     /// `a·self + b·other`, elementwise.
     pub fn lincomb(&self, a: f64, other: &Batch, b: f64) -> Batch {
         self.assert_same_shape(other);
-        let data = self.data.iter().zip(&other.data).map(|(x, y)| a * x + b * y).collect();
-        Batch { n: self.n, d: self.d, data }
+        let data = self
+            .data
+            .iter()
+            .zip(&other.data)
+            .map(|(x, y)| a * x + b * y)
+            .collect();
+        Batch {
+            n: self.n,
+            d: self.d,
+            data,
+        }
     }
 
     /// `self += a·other`.
     pub fn axpy(&mut self, a: f64, other: &Batch) {
         self.assert_same_shape(other);
-        self.data.iter_mut().zip(&other.data).for_each(|(x, y)| *x += a * y);
+        self.data
+            .iter_mut()
+            .zip(&other.data)
+            .for_each(|(x, y)| *x += a * y);
     }
 
     /// `a·self`.
     pub fn scaled(&self, a: f64) -> Batch {
-        Batch { n: self.n, d: self.d, data: self.data.iter().map(|x| a * x).collect() }
+        Batch {
+            n: self.n,
+            d: self.d,
+            data: self.data.iter().map(|x| a * x).collect(),
+        }
     }
 
     /// Applies `f` to every entry.
     pub fn map(&self, f: impl Fn(f64) -> f64) -> Batch {
-        Batch { n: self.n, d: self.d, data: self.data.iter().map(|&x| f(x)).collect() }
+        Batch {
+            n: self.n,
+            d: self.d,
+            data: self.data.iter().map(|&x| f(x)).collect(),
+        }
     }
 
     /// Column means (length `d`).
@@ -173,7 +218,11 @@ impl Batch {
     /// Largest absolute entrywise difference to `other`.
     pub fn max_abs_diff(&self, other: &Batch) -> f64 {
         self.assert_same_shape(other);
-        self.data.iter().zip(&other.data).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max)
+        self.data
+            .iter()
+            .zip(&other.data)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max)
     }
 
     /// True when every entry is finite.

@@ -67,9 +67,15 @@ pub fn ddim<R: Rng + ?Sized>(
     for step in steps {
         let (alpha_bar, alpha_bar_prev) = (step.alpha_bar, step.alpha_bar_prev);
         let x0 = predict_x0(denoiser, &x, alpha_bar, trace);
-        let eps = eps_from_denoised(&x.scaled(1.0 / alpha_bar.sqrt()), &x0, sigma_from_alpha_bar(alpha_bar));
+        let eps = eps_from_denoised(
+            &x.scaled(1.0 / alpha_bar.sqrt()),
+            &x0,
+            sigma_from_alpha_bar(alpha_bar),
+        );
         let sigma_eta = ddim_sigma(eta, alpha_bar, alpha_bar_prev);
-        let eps_coef = (1.0 - alpha_bar_prev - sigma_eta * sigma_eta).max(0.0).sqrt();
+        let eps_coef = (1.0 - alpha_bar_prev - sigma_eta * sigma_eta)
+            .max(0.0)
+            .sqrt();
         x = x0.lincomb(alpha_bar_prev.sqrt(), &eps, eps_coef);
         if sigma_eta > 0.0 {
             x.axpy(sigma_eta, &Batch::standard_normal(x.n(), x.dim(), rng));
@@ -81,7 +87,8 @@ pub fn ddim<R: Rng + ?Sized>(
 
 /// σ_η of DDIM (Song, Meng & Ermon 2021, eq. 16).
 pub fn ddim_sigma(eta: f64, alpha_bar: f64, alpha_bar_prev: f64) -> f64 {
-    eta * ((1.0 - alpha_bar_prev) / (1.0 - alpha_bar)).sqrt() * (1.0 - alpha_bar / alpha_bar_prev).sqrt()
+    eta * ((1.0 - alpha_bar_prev) / (1.0 - alpha_bar)).sqrt()
+        * (1.0 - alpha_bar / alpha_bar_prev).sqrt()
 }
 
 /// The initial state x_T ~ N(0, I) of the VP samplers.

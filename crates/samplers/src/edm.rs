@@ -42,7 +42,13 @@ pub fn heun(denoiser: &dyn Denoiser, x: Batch, sigmas: &[f64], trace: &mut Trace
 }
 
 /// One step of Algorithm 1 from σ to σ_next (lines 4–8).
-fn heun_step(denoiser: &dyn Denoiser, x: &Batch, sigma: f64, sigma_next: f64, trace: &mut Trace) -> Batch {
+fn heun_step(
+    denoiser: &dyn Denoiser,
+    x: &Batch,
+    sigma: f64,
+    sigma_next: f64,
+    trace: &mut Trace,
+) -> Batch {
     let d = ode_slope(denoiser, x, sigma, trace);
     let x_euler = x.lincomb(1.0, &d, sigma_next - sigma);
     if sigma_next == 0.0 {
@@ -68,7 +74,12 @@ pub struct Churn {
 impl Default for Churn {
     /// No churn: Algorithm 2 then reduces to Algorithm 1.
     fn default() -> Self {
-        Self { s_churn: 0.0, s_min: 0.0, s_max: f64::INFINITY, s_noise: 1.0 }
+        Self {
+            s_churn: 0.0,
+            s_min: 0.0,
+            s_max: f64::INFINITY,
+            s_noise: 1.0,
+        }
     }
 }
 
@@ -99,7 +110,10 @@ pub fn stochastic<R: Rng + ?Sized>(
         let sigma_hat = sigma * (1.0 + churn_gamma(churn, sigma, n_steps));
         if sigma_hat > sigma {
             let z = Batch::standard_normal(x.n(), x.dim(), rng);
-            x.axpy((sigma_hat * sigma_hat - sigma * sigma).sqrt() * churn.s_noise, &z);
+            x.axpy(
+                (sigma_hat * sigma_hat - sigma * sigma).sqrt() * churn.s_noise,
+                &z,
+            );
         }
         x = heun_step(denoiser, &x, sigma_hat, sigma_next, trace);
         trace.push(sigma_next, &x);

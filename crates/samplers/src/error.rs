@@ -11,6 +11,10 @@ pub struct SamplerError {
 
 impl SamplerError {
     pub fn invalid(key: &str, value: impl std::fmt::Display, reason: impl Into<String>) -> Self {
-        Self { key: key.to_string(), value: value.to_string(), reason: reason.into() }
+        Self {
+            key: key.to_string(),
+            value: value.to_string(),
+            reason: reason.into(),
+        }
     }
 }

@@ -24,10 +24,12 @@ mod error;
 pub mod langevin;
 pub mod rng;
 pub mod sde;
+pub mod spec;
 pub mod teleport;
 mod trace;
 
 pub use batch::{Batch, ShapeError};
 pub use denoiser::{eps_from_denoised, score_from_denoised, Denoiser, PfOdeSolution};
 pub use error::SamplerError;
+pub use spec::{sample, SamplerSpec, VarianceChoice};
 pub use trace::Trace;

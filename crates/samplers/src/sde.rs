@@ -10,7 +10,13 @@ use schedules::Process;
 
 /// Score of the process marginal in x-space: ∇ₓ log p_t(x) = (1/s)·(D(x/s, σ) − x/s)/σ²
 /// (Tweedie/Miyasawa on the scaled-back input; seed 000).
-pub fn marginal_score(denoiser: &dyn Denoiser, process: &dyn Process, x: &Batch, t: f64, trace: &mut Trace) -> Batch {
+pub fn marginal_score(
+    denoiser: &dyn Denoiser,
+    process: &dyn Process,
+    x: &Batch,
+    t: f64,
+    trace: &mut Trace,
+) -> Batch {
     let (s, sigma) = (process.s(t), process.sigma(t));
     let x_hat = x.scaled(1.0 / s);
     let denoised = trace.denoise(denoiser, &x_hat, sigma);
@@ -26,7 +32,13 @@ fn reverse_sde_drift(process: &dyn Process, x: &Batch, score: &Batch, t: f64) ->
 
 /// Probability-flow ODE drift f(t)x − ½g(t)²∇log p_t(x) (Song et al. 2021, eq. 13); in
 /// the EDM frame it equals (ṡ/s)x − s²σ̇σ∇log p(x/s; σ) (Karras et al. 2022, eq. 4).
-fn pf_ode_drift(denoiser: &dyn Denoiser, process: &dyn Process, x: &Batch, t: f64, trace: &mut Trace) -> Batch {
+fn pf_ode_drift(
+    denoiser: &dyn Denoiser,
+    process: &dyn Process,
+    x: &Batch,
+    t: f64,
+    trace: &mut Trace,
+) -> Batch {
     let score = marginal_score(denoiser, process, x, t, trace);
     let c = process_pf_ode_drift(process, t);
     x.lincomb(c.coef_x, &score, c.coef_score)
@@ -46,7 +58,16 @@ pub fn euler_maruyama<R: Rng + ?Sized>(
     let mut x = x;
     trace.push(process.sigma(ts[0]), &x);
     for (i, w) in ts.windows(2).enumerate() {
-        x = reverse_sde_step(denoiser, process, &x, w[0], w[1], i + 2 < ts.len(), rng, trace);
+        x = reverse_sde_step(
+            denoiser,
+            process,
+            &x,
+            w[0],
+            w[1],
+            i + 2 < ts.len(),
+            rng,
+            trace,
+        );
         trace.push(process.sigma(w[1]), &x);
     }
     x
@@ -75,7 +96,13 @@ fn reverse_sde_step<R: Rng + ?Sized>(
 }
 
 /// Euler's method on the probability-flow ODE over the decreasing times `ts`. NFE = N.
-pub fn pf_ode_euler(denoiser: &dyn Denoiser, process: &dyn Process, x: Batch, ts: &[f64], trace: &mut Trace) -> Batch {
+pub fn pf_ode_euler(
+    denoiser: &dyn Denoiser,
+    process: &dyn Process,
+    x: Batch,
+    ts: &[f64],
+    trace: &mut Trace,
+) -> Batch {
     let mut x = x;
     trace.push(process.sigma(ts[0]), &x);
     for w in ts.windows(2) {
@@ -88,7 +115,13 @@ pub fn pf_ode_euler(denoiser: &dyn Denoiser, process: &dyn Process, x: Batch, ts
 
 /// Heun's method on the probability-flow ODE (Karras et al. 2022, Algorithm 1 for a
 /// general s(t), σ(t)); the second evaluation is skipped where σ(t_next) = 0.
-pub fn pf_ode_heun(denoiser: &dyn Denoiser, process: &dyn Process, x: Batch, ts: &[f64], trace: &mut Trace) -> Batch {
+pub fn pf_ode_heun(
+    denoiser: &dyn Denoiser,
+    process: &dyn Process,
+    x: Batch,
+    ts: &[f64],
+    trace: &mut Trace,
+) -> Batch {
     let mut x = x;
     trace.push(process.sigma(ts[0]), &x);
     for w in ts.windows(2) {
@@ -109,7 +142,12 @@ pub fn pf_ode_heun(denoiser: &dyn Denoiser, process: &dyn Process, x: Batch, ts:
 /// Langevin corrector step size ε = 2α(r·‖z‖/‖∇log p‖)² (Song et al. 2021, Algorithm 4
 /// with α = 1), norms averaged over the batch as in their code.
 pub fn langevin_step_size(snr: f64, score: &Batch, noise: &Batch) -> f64 {
-    let mean_norm = |b: &Batch| b.rows().map(|r| r.iter().map(|v| v * v).sum::<f64>().sqrt()).sum::<f64>() / b.n() as f64;
+    let mean_norm = |b: &Batch| {
+        b.rows()
+            .map(|r| r.iter().map(|v| v * v).sum::<f64>().sqrt())
+            .sum::<f64>()
+            / b.n() as f64
+    };
     let ratio = snr * mean_norm(noise) / mean_norm(score).max(1e-300);
     2.0 * ratio * ratio
 }
@@ -138,7 +176,16 @@ pub fn predictor_corrector<R: Rng + ?Sized>(
             x.axpy(eps, &score);
             x.axpy((2.0 * eps).sqrt(), &z);
         }
-        x = reverse_sde_step(denoiser, process, &x, w[0], w[1], i + 2 < ts.len(), rng, trace);
+        x = reverse_sde_step(
+            denoiser,
+            process,
+            &x,
+            w[0],
+            w[1],
+            i + 2 < ts.len(),
+            rng,
+            trace,
+        );
         trace.push(process.sigma(w[1]), &x);
     }
     x

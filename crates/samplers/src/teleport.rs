@@ -15,10 +15,17 @@ pub fn teleport<'a>(
 ) -> Result<(Batch, &'a [f64]), SamplerError> {
     let steps = sigmas.len().saturating_sub(1);
     if skip >= steps {
-        return Err(SamplerError::invalid("skip", skip, format!("must be < steps = {steps}")));
+        return Err(SamplerError::invalid(
+            "skip",
+            skip,
+            format!("must be < steps = {steps}"),
+        ));
     }
     if skip == 0 {
         return Ok((x.clone(), sigmas));
     }
-    Ok((solution.transport(x, sigmas[0], sigmas[skip]), &sigmas[skip..]))
+    Ok((
+        solution.transport(x, sigmas[0], sigmas[skip]),
+        &sigmas[skip..],
+    ))
 }

@@ -21,7 +21,10 @@ impl Trace {
 
     /// A trace that also records the trajectory.
     pub fn recording() -> Self {
-        Self { record: true, ..Self::default() }
+        Self {
+            record: true,
+            ..Self::default()
+        }
     }
 
     /// Calls the denoiser and counts the evaluation.

@@ -1,0 +1,72 @@
+//! Small `f64` faer helpers: batch views, products, symmetric eigen-decomposition and the
+//! square root of a positive semi-definite matrix.
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Side};
+
+use crate::MetricError;
+
+/// A row-major `n × d` slice as a faer view (no copy).
+pub(crate) fn view(data: &[f64], n: usize, d: usize) -> MatRef<'_, f64> {
+    MatRef::from_row_major_slice(data, n, d)
+}
+
+/// `a · b` into a new matrix, with faer's global (rayon) parallelism.
+pub(crate) fn mul(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
+    let mut out = Mat::zeros(a.nrows(), b.ncols());
+    matmul(
+        out.as_mut(),
+        Accum::Replace,
+        a,
+        b,
+        1.0,
+        faer::get_global_parallelism(),
+    );
+    out
+}
+
+/// `(a + aᵀ)/2`, so round-off asymmetry never reaches the symmetric eigen-solver.
+pub(crate) fn symmetrize(a: MatRef<'_, f64>) -> Mat<f64> {
+    Mat::from_fn(a.nrows(), a.ncols(), |i, j| 0.5 * (a[(i, j)] + a[(j, i)]))
+}
+
+/// Eigenvalues (nondecreasing) and eigenvectors (columns of `U`) of a symmetric matrix.
+pub(crate) fn sym_eigen(
+    a: MatRef<'_, f64>,
+    name: &'static str,
+) -> Result<(Vec<f64>, Mat<f64>), MetricError> {
+    let evd = a
+        .self_adjoint_eigen(Side::Lower)
+        .map_err(|_| MetricError::EigenNoConvergence { name })?;
+    let lambda = evd.S().column_vector().iter().copied().collect();
+    Ok((lambda, evd.U().to_owned()))
+}
+
+/// Eigenvalues (nondecreasing) of a symmetric matrix.
+pub(crate) fn sym_eigenvalues(
+    a: MatRef<'_, f64>,
+    name: &'static str,
+) -> Result<Vec<f64>, MetricError> {
+    a.self_adjoint_eigenvalues(Side::Lower)
+        .map_err(|_| MetricError::EigenNoConvergence { name })
+}
+
+/// `Σ^{1/2} = U diag(√max(λ, 0)) Uᵀ` of a symmetric PSD matrix; negative round-off
+/// eigenvalues are clamped to 0, so a singular `Σ` is fine.
+pub(crate) fn psd_sqrt(
+    sigma: MatRef<'_, f64>,
+    name: &'static str,
+) -> Result<Mat<f64>, MetricError> {
+    let (lambda, u) = sym_eigen(sigma, name)?;
+    let u_scaled = Mat::from_fn(u.nrows(), u.ncols(), |i, k| {
+        u[(i, k)] * lambda[k].max(0.0).sqrt()
+    });
+    Ok(mul(u_scaled.as_ref(), u.transpose()))
+}
+
+/// A faer matrix as a row-major `Vec`.
+pub(crate) fn to_row_major(m: MatRef<'_, f64>) -> Vec<f64> {
+    (0..m.nrows())
+        .flat_map(|i| (0..m.ncols()).map(move |j| m[(i, j)]))
+        .collect()
+}

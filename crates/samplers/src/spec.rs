@@ -1,0 +1,457 @@
+//! [`SamplerSpec`]: how an experiment's `[sampler]` table names a sampler, and
+//! [`sample`], which runs it on the grid of a `[schedule]`.
+
+use crate::edm::{self, Churn};
+use crate::{ddpm, langevin, sde, teleport, Batch, Denoiser, PfOdeSolution, SamplerError, Trace};
+use rand::Rng;
+use schedules::{ReverseVariance, ScheduleSpec};
+use serde::{Deserialize, Serialize};
+
+/// A reverse-time sampler and its parameters (`kind` selects it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SamplerSpec {
+    /// EDM Euler on the schedule's σ grid; `skip` steps teleported (Wang & Vastola 2023).
+    Euler {
+        #[serde(default)]
+        skip: usize,
+    },
+    /// EDM Heun (Karras et al. 2022, Algorithm 1); NFE = 2(N − skip) − 1.
+    Heun {
+        #[serde(default)]
+        skip: usize,
+    },
+    /// EDM stochastic sampler (Karras et al. 2022, Algorithm 2).
+    EdmStochastic {
+        #[serde(default)]
+        skip: usize,
+        #[serde(default)]
+        s_churn: f64,
+        #[serde(default)]
+        s_min: f64,
+        #[serde(default = "infinity")]
+        s_max: f64,
+        #[serde(default = "one")]
+        s_noise: f64,
+    },
+    /// DDPM ancestral sampling (Ho et al. 2020, Algorithm 2); needs a ddpm schedule.
+    Ancestral {
+        #[serde(default)]
+        variance: VarianceChoice,
+    },
+    /// DDIM with η (Song, Meng & Ermon 2021); needs a ddpm schedule.
+    Ddim {
+        #[serde(default)]
+        eta: f64,
+    },
+    /// Reverse-SDE Euler–Maruyama; needs a vp, ve or edm schedule.
+    EulerMaruyama {},
+    /// Probability-flow ODE, Euler; needs a vp, ve or edm schedule.
+    PfOdeEuler {},
+    /// Probability-flow ODE, Heun; needs a vp, ve or edm schedule.
+    PfOdeHeun {},
+    /// Predictor–corrector (Song et al. 2021); needs a vp, ve or edm schedule.
+    PredictorCorrector {
+        #[serde(default = "one_usize")]
+        corrector_steps: usize,
+        #[serde(default = "default_snr")]
+        snr: f64,
+    },
+    /// Annealed Langevin dynamics (Song & Ermon 2019) over the schedule's σ > 0.
+    AnnealedLangevin {
+        #[serde(default = "default_langevin_eps")]
+        epsilon: f64,
+        #[serde(default = "default_steps_per_level")]
+        steps_per_level: usize,
+        #[serde(default = "yes")]
+        denoise_final: bool,
+    },
+}
+
+/// The reverse variance of ancestral sampling, as written in files.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VarianceChoice {
+    /// β_t (Ho et al. 2020's choice for CIFAR-10 samples).
+    #[default]
+    Fixedlarge,
+    /// β̃_t.
+    Fixedsmall,
+}
+
+fn infinity() -> f64 {
+    f64::INFINITY
+}
+fn one() -> f64 {
+    1.0
+}
+fn one_usize() -> usize {
+    1
+}
+fn yes() -> bool {
+    true
+}
+fn default_snr() -> f64 {
+    0.16
+}
+fn default_langevin_eps() -> f64 {
+    2e-5
+}
+fn default_steps_per_level() -> usize {
+    100
+}
+
+impl SamplerSpec {
+    /// The `kind` tag as written in files.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SamplerSpec::Euler { .. } => "euler",
+            SamplerSpec::Heun { .. } => "heun",
+            SamplerSpec::EdmStochastic { .. } => "edm_stochastic",
+            SamplerSpec::Ancestral { .. } => "ancestral",
+            SamplerSpec::Ddim { .. } => "ddim",
+            SamplerSpec::EulerMaruyama {} => "euler_maruyama",
+            SamplerSpec::PfOdeEuler {} => "pf_ode_euler",
+            SamplerSpec::PfOdeHeun {} => "pf_ode_heun",
+            SamplerSpec::PredictorCorrector { .. } => "predictor_corrector",
+            SamplerSpec::AnnealedLangevin { .. } => "annealed_langevin",
+        }
+    }
+
+    /// Steps skipped by the analytic teleport (0 for samplers without it).
+    pub fn skip(&self) -> usize {
+        match *self {
+            SamplerSpec::Euler { skip }
+            | SamplerSpec::Heun { skip }
+            | SamplerSpec::EdmStochastic { skip, .. } => skip,
+            _ => 0,
+        }
+    }
+
+    /// Checks the parameters and that the schedule suits the sampler.
+    pub fn validate(&self, schedule: &ScheduleSpec) -> Result<(), SamplerError> {
+        let kind = schedule.kind();
+        match *self {
+            SamplerSpec::EdmStochastic {
+                s_churn,
+                s_min,
+                s_max,
+                s_noise,
+                ..
+            } => {
+                non_negative("s_churn", s_churn)?;
+                non_negative("s_min", s_min)?;
+                if s_max.is_nan() || s_max < s_min {
+                    return Err(SamplerError::invalid(
+                        "s_max",
+                        s_max,
+                        format!("must be ≥ s_min = {s_min}"),
+                    ));
+                }
+                non_negative("s_noise", s_noise)?;
+            }
+            SamplerSpec::Ancestral { .. } | SamplerSpec::Ddim { .. } if kind != "ddpm" => {
+                return Err(SamplerError::invalid(
+                    "kind",
+                    self.kind(),
+                    format!("needs schedule.kind = \"ddpm\", got \"{kind}\""),
+                ));
+            }
+            SamplerSpec::Ddim { eta } => non_negative("eta", eta)?,
+            SamplerSpec::EulerMaruyama {}
+            | SamplerSpec::PfOdeEuler {}
+            | SamplerSpec::PfOdeHeun {}
+            | SamplerSpec::PredictorCorrector { .. }
+                if kind == "ddpm" =>
+            {
+                return Err(SamplerError::invalid(
+                    "kind",
+                    self.kind(),
+                    "needs a continuous schedule (vp, ve or edm), got \"ddpm\"",
+                ));
+            }
+            SamplerSpec::PredictorCorrector { snr, .. } => non_negative("snr", snr)?,
+            SamplerSpec::AnnealedLangevin {
+                epsilon,
+                steps_per_level,
+                ..
+            } => {
+                if !(epsilon > 0.0 && epsilon.is_finite()) {
+                    return Err(SamplerError::invalid("epsilon", epsilon, "must be > 0"));
+                }
+                if steps_per_level == 0 {
+                    return Err(SamplerError::invalid("steps_per_level", 0, "must be ≥ 1"));
+                }
+            }
+            _ => {}
+        }
+        let steps = schedule.steps();
+        if self.skip() >= steps {
+            return Err(SamplerError::invalid(
+                "skip",
+                self.skip(),
+                format!("must be < schedule.steps = {steps}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn non_negative(key: &str, value: f64) -> Result<(), SamplerError> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(SamplerError::invalid(key, value, "must be finite and ≥ 0"))
+    }
+}
+
+fn schedule_error(err: schedules::ScheduleError) -> SamplerError {
+    SamplerError::invalid("schedule", "", err.to_string())
+}
+
+/// Draws `n` samples with `spec` on the grid of `schedule`, starting from the prior of
+/// the schedule (σ_max·z in the EDM frame, N(0, I) for DDPM), and returns them in the
+/// data frame (x̂ = x/s) with the trace. `teleport` is the closed-form PF-ODE solution
+/// used for `skip > 0`.
+pub fn sample<R: Rng + ?Sized>(
+    spec: &SamplerSpec,
+    schedule: &ScheduleSpec,
+    denoiser: &dyn Denoiser,
+    teleport_solution: Option<&dyn PfOdeSolution>,
+    n: usize,
+    rng: &mut R,
+) -> Result<(Batch, Trace), SamplerError> {
+    spec.validate(schedule)?;
+    let d = denoiser.dim();
+    let mut trace = Trace::new();
+    let out = match *spec {
+        SamplerSpec::Euler { skip }
+        | SamplerSpec::Heun { skip }
+        | SamplerSpec::EdmStochastic { skip, .. } => {
+            let sigmas = schedule.sampling_sigmas().map_err(schedule_error)?;
+            let x = edm::initial_noise(n, d, sigmas[0], rng);
+            let (x, tail) = match (skip, teleport_solution) {
+                (0, _) => (x, &sigmas[..]),
+                (_, Some(solution)) => teleport::teleport(solution, &x, &sigmas, skip)?,
+                (_, None) => {
+                    return Err(SamplerError::invalid(
+                        "skip",
+                        skip,
+                        "needs a Gaussian to teleport with",
+                    ))
+                }
+            };
+            match spec {
+                SamplerSpec::Euler { .. } => edm::euler(denoiser, x, tail, &mut trace),
+                SamplerSpec::Heun { .. } => edm::heun(denoiser, x, tail, &mut trace),
+                SamplerSpec::EdmStochastic {
+                    s_churn,
+                    s_min,
+                    s_max,
+                    s_noise,
+                    ..
+                } => {
+                    let churn = Churn {
+                        s_churn: *s_churn,
+                        s_min: *s_min,
+                        s_max: *s_max,
+                        s_noise: *s_noise,
+                    };
+                    edm::stochastic(denoiser, x, tail, &churn, rng, &mut trace)
+                }
+                _ => unreachable!(),
+            }
+        }
+        SamplerSpec::Ancestral { .. } | SamplerSpec::Ddim { .. } => {
+            let ddpm_schedule = schedule.ddpm_schedule().map_err(schedule_error)?;
+            let timesteps = schedule.ddpm_timesteps().map_err(schedule_error)?;
+            let steps = ddpm_schedule.strided(&timesteps).map_err(schedule_error)?;
+            let x = ddpm::initial_noise(n, d, rng);
+            match *spec {
+                SamplerSpec::Ancestral { variance } => {
+                    let variance = match variance {
+                        VarianceChoice::Fixedlarge => ReverseVariance::FixedLarge,
+                        VarianceChoice::Fixedsmall => ReverseVariance::FixedSmall,
+                    };
+                    ddpm::ancestral(denoiser, x, &steps, variance, rng, &mut trace)
+                }
+                SamplerSpec::Ddim { eta } => ddpm::ddim(denoiser, x, &steps, eta, rng, &mut trace),
+                _ => unreachable!(),
+            }
+        }
+        SamplerSpec::EulerMaruyama {}
+        | SamplerSpec::PfOdeEuler {}
+        | SamplerSpec::PfOdeHeun {}
+        | SamplerSpec::PredictorCorrector { .. } => {
+            let process = schedule.process().map_err(schedule_error)?;
+            let ts = match schedule {
+                // The EDM process has t = σ; stop at σ_min, where the SDE is still regular.
+                ScheduleSpec::Edm { .. } => {
+                    let mut sigmas = schedule.edm_sigmas().map_err(schedule_error)?;
+                    sigmas.pop();
+                    sigmas
+                }
+                _ => schedule.sde_times().map_err(schedule_error)?,
+            };
+            let t0 = ts[0];
+            let x = Batch::standard_normal(n, d, rng).scaled(process.s(t0) * process.sigma(t0));
+            let x = match *spec {
+                SamplerSpec::EulerMaruyama {} => {
+                    sde::euler_maruyama(denoiser, process.as_ref(), x, &ts, rng, &mut trace)
+                }
+                SamplerSpec::PfOdeEuler {} => {
+                    sde::pf_ode_euler(denoiser, process.as_ref(), x, &ts, &mut trace)
+                }
+                SamplerSpec::PfOdeHeun {} => {
+                    sde::pf_ode_heun(denoiser, process.as_ref(), x, &ts, &mut trace)
+                }
+                SamplerSpec::PredictorCorrector {
+                    corrector_steps,
+                    snr,
+                } => sde::predictor_corrector(
+                    denoiser,
+                    process.as_ref(),
+                    x,
+                    &ts,
+                    corrector_steps,
+                    snr,
+                    rng,
+                    &mut trace,
+                ),
+                _ => unreachable!(),
+            };
+            x.scaled(1.0 / process.s(*ts.last().expect("non-empty grid")))
+        }
+        SamplerSpec::AnnealedLangevin {
+            epsilon,
+            steps_per_level,
+            denoise_final,
+        } => {
+            let mut ladder = schedule.sampling_sigmas().map_err(schedule_error)?;
+            ladder.pop();
+            let x = edm::initial_noise(n, d, ladder[0], rng);
+            langevin::annealed_langevin(
+                denoiser,
+                x,
+                &ladder,
+                epsilon,
+                steps_per_level,
+                denoise_final,
+                rng,
+                &mut trace,
+            )
+        }
+    };
+    Ok((out, trace))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The denoiser of N(0, v·I): D(x, σ) = v/(v + σ²)·x.
+    struct Isotropic(f64);
+    impl Denoiser for Isotropic {
+        fn dim(&self) -> usize {
+            2
+        }
+        fn denoise(&self, x: &Batch, sigma: f64) -> Batch {
+            x.scaled(self.0 / (self.0 + sigma * sigma))
+        }
+    }
+
+    fn spec(text: &str) -> Result<SamplerSpec, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    #[test]
+    fn every_kind_parses_validates_and_samples_with_its_nfe() {
+        let edm = ScheduleSpec::Edm {
+            sigma_min: 0.002,
+            sigma_max: 80.0,
+            rho: 7.0,
+            steps: 100,
+        };
+        let ddpm = ScheduleSpec::Ddpm {
+            beta_schedule: schedules::BetaScheduleKind::Linear,
+            beta_start: 1e-4,
+            beta_end: 0.02,
+            timesteps: 1000,
+            steps: Some(50),
+            spacing: schedules::Spacing::Trailing,
+        };
+        let cases = [
+            ("kind = \"euler\"", &edm, 100),
+            ("kind = \"heun\"", &edm, 199),
+            ("kind = \"edm_stochastic\"\ns_churn = 10.0", &edm, 199),
+            ("kind = \"ancestral\"", &ddpm, 50),
+            ("kind = \"ddim\"\neta = 0.5", &ddpm, 50),
+            // The SDE samplers stop at σ_min: 100 grid points, 99 steps.
+            ("kind = \"euler_maruyama\"", &edm, 99),
+            ("kind = \"pf_ode_euler\"", &edm, 99),
+            ("kind = \"pf_ode_heun\"", &edm, 198),
+            ("kind = \"predictor_corrector\"", &edm, 198),
+            (
+                "kind = \"annealed_langevin\"\nsteps_per_level = 3\nepsilon = 1e-5",
+                &edm,
+                100 * 3 + 1,
+            ),
+        ];
+        for (text, schedule, nfe) in cases {
+            let s = spec(text).unwrap();
+            let (x, trace) = sample(
+                &s,
+                schedule,
+                &Isotropic(1.0),
+                None,
+                500,
+                &mut crate::rng::seeded(1),
+            )
+            .unwrap();
+            assert_eq!(trace.nfe, nfe, "{text}");
+            assert!(x.is_finite(), "{text}");
+            // Every sampler lands near N(0, I): sample variance within 25% of 1.
+            let var = x.covariance()[0];
+            assert!((0.75..1.25).contains(&var), "{text}: variance {var}");
+        }
+    }
+
+    #[test]
+    fn bad_values_and_mismatched_schedules_are_named() {
+        assert!(spec("kind = \"heun\"\nstepz = 3")
+            .unwrap_err()
+            .to_string()
+            .contains("stepz"));
+        let err = spec("kind = \"ddim\"")
+            .unwrap()
+            .validate(&ScheduleSpec::edm())
+            .unwrap_err();
+        assert_eq!(err.key, "kind");
+        assert!(err.to_string().contains("ddpm"), "{err}");
+        let err = spec("kind = \"heun\"\nskip = 18")
+            .unwrap()
+            .validate(&ScheduleSpec::edm())
+            .unwrap_err();
+        assert_eq!(err.key, "skip");
+        assert_eq!(
+            err.to_string(),
+            "sampler.skip = 18 must be < schedule.steps = 18"
+        );
+        let err = spec("kind = \"edm_stochastic\"\ns_churn = -1.0")
+            .unwrap()
+            .validate(&ScheduleSpec::edm())
+            .unwrap_err();
+        assert_eq!(err.key, "s_churn");
+        let s = spec("kind = \"heun\"\nskip = 3").unwrap();
+        let err = sample(
+            &s,
+            &ScheduleSpec::edm(),
+            &Isotropic(1.0),
+            None,
+            2,
+            &mut crate::rng::seeded(0),
+        )
+        .unwrap_err();
+        assert_eq!(err.key, "skip");
+    }
+}
