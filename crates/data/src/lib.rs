@@ -4,8 +4,9 @@
 //! - [`digits`]: the 1797 UCI 8×8 digits, embedded in the binary (17 gray levels).
 //! - [`load_mnist_csv_gz`], [`load_idx`], [`load_cifar10`]: MNIST-5k CSV, MNIST /
 //!   Fashion-MNIST IDX and CIFAR-10 binary batches.
-//! - [`Synthetic`]: seeded samplers of any size — Gaussian with a given spectrum, Gaussian
-//!   mixture, MoLRG (via crate `analytic`) and the 2-D toys of the flow/diffusion literature.
+//! - [`Synthetic`]: seeded samplers of any size — Gaussian with a given or power-law
+//!   spectrum, Gaussian mixture (given or random means), MoLRG (via crate `analytic`) and
+//!   the 2-D toys of the flow/diffusion literature.
 //! - [`DataSpec`]: the serde description an experiment file uses to name any of these.
 //!
 //! Every [`Dataset`] holds its images in [−1, 1] (x ↦ 2x/(L−1) − 1 for L gray levels),
@@ -29,7 +30,7 @@ pub use digits::digits;
 pub use error::{DataError, Result};
 pub use idx::{encode_idx, load_idx};
 pub use io::GZIP_MAGIC;
-pub use spec::{DataSpec, LoadedData};
+pub use spec::{DataSpec, LoadedData, PowerLaw};
 pub use synthetic::Synthetic;
 
 #[cfg(test)]

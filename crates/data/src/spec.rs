@@ -35,10 +35,16 @@ pub enum DataSpec {
     },
     /// CIFAR-10 binary batches, concatenated in order.
     Cifar10 { paths: Vec<PathBuf> },
-    /// N(mean, U diag(eigenvalues) Uᵀ), U random orthonormal `dim × r`;
-    /// `dim` defaults to the number of eigenvalues, `mean` to zero.
+    /// N(mean, U diag(λ) Uᵀ), U random orthonormal `dim × r`. The spectrum λ (length r) is
+    /// given by exactly one of `eigenvalues = [..]` or
+    /// `power_law = { dim = 64, exponent = 1.0, scale = 1.0 }` (λ_k = scale·k^(−exponent),
+    /// k = 1…power_law.dim; see [`PowerLaw`]). The ambient `dim` (≥ r) defaults to r,
+    /// `mean` to zero.
     Gaussian {
-        eigenvalues: Vec<f64>,
+        #[serde(default)]
+        eigenvalues: Option<Vec<f64>>,
+        #[serde(default)]
+        power_law: Option<PowerLaw>,
         #[serde(default)]
         dim: Option<usize>,
         #[serde(default)]
@@ -54,6 +60,21 @@ pub enum DataSpec {
         std: Option<f64>,
         #[serde(default)]
         covariances: Option<Vec<Vec<f64>>>,
+    },
+    /// Σ_k w_k N(radius·u_k, std²·I) with u_k i.i.d. uniform on the unit sphere of R^dim,
+    /// drawn from the construction seed; `weights` default uniform. Defaults `dim = 2`,
+    /// `components = 8`, `radius = 4`, `std = 0.5`.
+    RandomGmm {
+        #[serde(default = "default_random_gmm_dim")]
+        dim: usize,
+        #[serde(default = "default_random_gmm_components")]
+        components: usize,
+        #[serde(default = "default_random_gmm_radius")]
+        radius: f64,
+        #[serde(default = "default_random_gmm_std")]
+        std: f64,
+        #[serde(default)]
+        weights: Option<Vec<f64>>,
     },
     /// Mixture of low-rank Gaussians (Wang et al. 2024); defaults n = 48, K = 2, d = 7.
     Molrg {
@@ -99,6 +120,65 @@ pub enum DataSpec {
     },
 }
 
+/// A power-law spectrum λ_k = scale·k^(−exponent), k = 1…dim (the decay of natural-image
+/// covariance spectra); `exponent` and `scale` default to 1.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PowerLaw {
+    /// Number of eigenvalues r (the rank of the covariance).
+    pub dim: usize,
+    #[serde(default = "default_one")]
+    pub exponent: f64,
+    #[serde(default = "default_one")]
+    pub scale: f64,
+}
+
+impl PowerLaw {
+    /// λ_k = scale·k^(−exponent) for k = 1…dim, largest first when exponent > 0.
+    pub fn eigenvalues(&self) -> Vec<f64> {
+        (1..=self.dim)
+            .map(|k| self.scale * (k as f64).powf(-self.exponent))
+            .collect()
+    }
+
+    /// Checks `dim ≥ 1`, finite `exponent` and finite `scale > 0`; keys are `power_law.*`.
+    fn validate(&self) -> Result<()> {
+        if self.dim == 0 {
+            return Err(DataError::invalid("power_law.dim", self.dim, "must be ≥ 1"));
+        }
+        if !self.exponent.is_finite() {
+            return Err(DataError::invalid(
+                "power_law.exponent",
+                self.exponent,
+                "must be finite",
+            ));
+        }
+        if !(self.scale.is_finite() && self.scale > 0.0) {
+            return Err(DataError::invalid(
+                "power_law.scale",
+                self.scale,
+                "must be finite and > 0",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn default_one() -> f64 {
+    1.0
+}
+fn default_random_gmm_dim() -> usize {
+    2
+}
+fn default_random_gmm_components() -> usize {
+    8
+}
+fn default_random_gmm_radius() -> f64 {
+    4.0
+}
+fn default_random_gmm_std() -> f64 {
+    0.5
+}
 fn default_mnist_path() -> PathBuf {
     PathBuf::from("data/mnist_5k.csv.gz")
 }
@@ -154,6 +234,7 @@ impl DataSpec {
             Self::Cifar10 { .. } => "cifar10",
             Self::Gaussian { .. } => "gaussian",
             Self::Gmm { .. } => "gmm",
+            Self::RandomGmm { .. } => "random_gmm",
             Self::Molrg { .. } => "molrg",
             Self::Moons { .. } => "moons",
             Self::SwissRoll { .. } => "swiss_roll",
@@ -190,9 +271,13 @@ impl DataSpec {
                 .try_for_each(|p| require_file(p, "check the `paths` entries")),
             Self::Gaussian {
                 eigenvalues,
+                power_law,
                 dim,
                 mean,
-            } => validate_gaussian(eigenvalues, *dim, mean.as_deref()),
+            } => {
+                let lambda = gaussian_spectrum(eigenvalues.as_deref(), power_law.as_ref())?;
+                validate_gaussian(&lambda, *dim, mean.as_deref())
+            }
             Self::Molrg { ambient_n, k, d } => validate_molrg(*ambient_n, *k, *d),
             Self::Digits {} => Ok(()),
             // Toys and mixtures are cheap to build: their constructors are the validation.
@@ -210,13 +295,32 @@ impl DataSpec {
             }
             Self::Gaussian {
                 eigenvalues,
+                power_law,
                 dim,
                 mean,
             } => {
-                validate_gaussian(eigenvalues, *dim, mean.as_deref())?;
-                let d = dim.unwrap_or(eigenvalues.len());
+                let lambda = gaussian_spectrum(eigenvalues.as_deref(), power_law.as_ref())?;
+                validate_gaussian(&lambda, *dim, mean.as_deref())?;
+                let d = dim.unwrap_or(lambda.len());
                 let mean = mean.clone().unwrap_or_else(|| vec![0.0; d]);
-                Arc::new(ClosedForm::gaussian(mean, eigenvalues, &mut rng)?)
+                Arc::new(ClosedForm::gaussian(mean, &lambda, &mut rng)?)
+            }
+            Self::RandomGmm {
+                dim,
+                components,
+                radius,
+                std,
+                weights,
+            } => {
+                validate_random_gmm(*dim, *components, *radius, *std, weights.as_deref())?;
+                Arc::new(ClosedForm::random_gmm(
+                    *dim,
+                    *components,
+                    *radius,
+                    *std,
+                    weights.clone(),
+                    &mut rng,
+                )?)
             }
             Self::Gmm {
                 means,
@@ -300,6 +404,26 @@ fn require_file(path: &Path, hint: &str) -> Result<()> {
     }
 }
 
+/// The Gaussian's spectrum from exactly one of `eigenvalues` and `power_law`.
+fn gaussian_spectrum(
+    eigenvalues: Option<&[f64]>,
+    power_law: Option<&PowerLaw>,
+) -> Result<Vec<f64>> {
+    let exactly_one = |given: &str, verb: &str| DataError::InvalidParameter {
+        name: "eigenvalues | power_law".into(),
+        value: given.into(),
+        requirement: format!(
+            "{verb} given; exactly one of `eigenvalues` and `power_law` is required"
+        ),
+    };
+    match (eigenvalues, power_law) {
+        (Some(lambda), None) => Ok(lambda.to_vec()),
+        (None, Some(p)) => p.validate().map(|()| p.eigenvalues()),
+        (Some(_), Some(_)) => Err(exactly_one("both", "are")),
+        (None, None) => Err(exactly_one("neither", "is")),
+    }
+}
+
 fn validate_gaussian(eigenvalues: &[f64], dim: Option<usize>, mean: Option<&[f64]>) -> Result<()> {
     if eigenvalues.is_empty() {
         return Err(DataError::invalid(
@@ -328,6 +452,39 @@ fn validate_gaussian(eigenvalues: &[f64], dim: Option<usize>, mean: Option<&[f64
             "mean.len()",
             m.len(),
             &format!("must equal dim = {d}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn validate_random_gmm(
+    dim: usize,
+    components: usize,
+    radius: f64,
+    std: f64,
+    weights: Option<&[f64]>,
+) -> Result<()> {
+    if dim == 0 {
+        return Err(DataError::invalid("dim", dim, "must be ≥ 1"));
+    }
+    if components == 0 {
+        return Err(DataError::invalid("components", components, "must be ≥ 1"));
+    }
+    if !(radius.is_finite() && radius >= 0.0) {
+        return Err(DataError::invalid(
+            "radius",
+            radius,
+            "must be finite and ≥ 0",
+        ));
+    }
+    if !(std.is_finite() && std > 0.0) {
+        return Err(DataError::invalid("std", std, "must be finite and > 0"));
+    }
+    match weights {
+        Some(w) if w.len() != components => Err(DataError::invalid(
+            "weights.len()",
+            w.len(),
+            &format!("must equal components = {components}"),
         )),
         _ => Ok(()),
     }

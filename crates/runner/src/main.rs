@@ -1,19 +1,25 @@
-//! `dlab`: the command line of the diffusion lab. It parses, plans, calls the library
-//! crates and writes results; the science lives in the crates below it.
-
-mod commands;
-mod overrides;
-mod table;
+//! `dlab`: the command line of the diffusion lab (see the `runner` library for the parts).
 
 use clap::{Parser, Subcommand};
+use runner::commands;
+use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "dlab",
     version,
-    about = "Score-based diffusion research workspace: schedules, samplers, experiments"
+    about = "Score-based diffusion research workspace: schedules, samplers, experiments",
+    long_about = "Runs diffusion experiments written as TOML files (experiments/*.toml) and writes \
+                  each result as a Parquet table, plots and a manifest under results/runs/. \
+                  See experiments/README.md for every key."
 )]
 struct Cli {
+    /// Directory holding runs/, cache/ and baselines/.
+    #[arg(long, global = true, default_value = "results")]
+    results: PathBuf,
+    /// Log progress (tracing) to stderr; -vv for more.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -22,15 +28,60 @@ struct Cli {
 enum Command {
     /// Print a noise schedule as CSV (columns i,t,sigma,s,alpha_bar,beta) or write Parquet.
     Schedule(commands::schedule::ScheduleArgs),
+    /// Run an experiment (resuming finished cells) and write table, plots and manifest.
+    Run(commands::experiment::RunArgs),
+    /// Run (or reuse) an experiment and compare it with its committed baseline; exit 1 on drift.
+    Check(commands::experiment::ExperimentArgs),
+    /// Run (or reuse) an experiment and write its table as the baseline.
+    Bless(commands::experiment::ExperimentArgs),
+    /// List the experiments with their profiles and cell counts.
+    List {
+        /// Directory of experiment files.
+        #[arg(default_value = "experiments")]
+        dir: PathBuf,
+    },
+    /// Print a run's table: a run directory or an experiment name (its latest run).
+    Show { run: String },
+    /// Combine shard runs (dlab run --shard i/n) into one run.
+    Merge {
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+    },
+    /// Write results/REPORT.md: every experiment's latest table, plots and check status.
+    Report {
+        /// Directory of experiment files.
+        #[arg(long, default_value = "experiments")]
+        experiments: PathBuf,
+    },
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let result = match &cli.command {
-        Command::Schedule(args) => commands::schedule::run(args),
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
     };
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
+        .init();
+    let results = &cli.results;
+    let outcome = match &cli.command {
+        Command::Schedule(args) => commands::schedule::run(args).map(|()| true),
+        Command::Run(args) => commands::experiment::run(args, results).map(|()| true),
+        Command::Check(args) => commands::experiment::check(args, results),
+        Command::Bless(args) => commands::experiment::bless(args, results).map(|()| true),
+        Command::List { dir } => commands::experiment::list(dir).map(|()| true),
+        Command::Show { run } => commands::experiment::show(run, results).map(|()| true),
+        Command::Merge { shards } => commands::experiment::merge(shards).map(|()| true),
+        Command::Report { experiments } => {
+            commands::report::report(experiments, results).map(|()| true)
+        }
+    };
+    match outcome {
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        Ok(false) => std::process::ExitCode::from(1),
         Err(err) => {
             eprintln!("error: {err:#}");
             std::process::ExitCode::from(2)

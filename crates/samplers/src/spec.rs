@@ -4,7 +4,8 @@
 use crate::edm::{self, Churn};
 use crate::{ddpm, langevin, sde, teleport, Batch, Denoiser, PfOdeSolution, SamplerError, Trace};
 use rand::Rng;
-use schedules::{ReverseVariance, ScheduleSpec};
+use schedules::convert::alpha_bar_from_sigma;
+use schedules::{ReverseVariance, ScheduleSpec, StridedStep};
 use serde::{Deserialize, Serialize};
 
 /// A reverse-time sampler and its parameters (`kind` selects it).
@@ -34,12 +35,13 @@ pub enum SamplerSpec {
         #[serde(default = "one")]
         s_noise: f64,
     },
-    /// DDPM ancestral sampling (Ho et al. 2020, Algorithm 2); needs a ddpm schedule.
+    /// DDPM ancestral sampling (Ho et al. 2020, Algorithm 2). On a ddpm schedule it visits
+    /// the schedule's timesteps; on any other it visits the σ grid through ᾱ = 1/(1 + σ²).
     Ancestral {
         #[serde(default)]
         variance: VarianceChoice,
     },
-    /// DDIM with η (Song, Meng & Ermon 2021); needs a ddpm schedule.
+    /// DDIM with η (Song, Meng & Ermon 2021), on the same steps as `ancestral`.
     Ddim {
         #[serde(default)]
         eta: f64,
@@ -150,13 +152,6 @@ impl SamplerSpec {
                 }
                 non_negative("s_noise", s_noise)?;
             }
-            SamplerSpec::Ancestral { .. } | SamplerSpec::Ddim { .. } if kind != "ddpm" => {
-                return Err(SamplerError::invalid(
-                    "kind",
-                    self.kind(),
-                    format!("needs schedule.kind = \"ddpm\", got \"{kind}\""),
-                ));
-            }
             SamplerSpec::Ddim { eta } => non_negative("eta", eta)?,
             SamplerSpec::EulerMaruyama {}
             | SamplerSpec::PfOdeEuler {}
@@ -263,9 +258,7 @@ pub fn sample<R: Rng + ?Sized>(
             }
         }
         SamplerSpec::Ancestral { .. } | SamplerSpec::Ddim { .. } => {
-            let ddpm_schedule = schedule.ddpm_schedule().map_err(schedule_error)?;
-            let timesteps = schedule.ddpm_timesteps().map_err(schedule_error)?;
-            let steps = ddpm_schedule.strided(&timesteps).map_err(schedule_error)?;
+            let steps = ddpm_steps(schedule)?;
             let x = ddpm::initial_noise(n, d, rng);
             match *spec {
                 SamplerSpec::Ancestral { variance } => {
@@ -345,6 +338,30 @@ pub fn sample<R: Rng + ?Sized>(
     Ok((out, trace))
 }
 
+/// The DDPM steps of a schedule: the (strided) timesteps of a ddpm schedule, or, for any
+/// other schedule, its σ grid read as a VP discretization with ᾱ = 1/(1 + σ²) (the VP
+/// frame's σ² = (1 − ᾱ)/ᾱ; the final σ = 0 is ᾱ = 1).
+pub fn ddpm_steps(schedule: &ScheduleSpec) -> Result<Vec<StridedStep>, SamplerError> {
+    if let ScheduleSpec::Ddpm { .. } = schedule {
+        let ddpm_schedule = schedule.ddpm_schedule().map_err(schedule_error)?;
+        let timesteps = schedule.ddpm_timesteps().map_err(schedule_error)?;
+        return ddpm_schedule.strided(&timesteps).map_err(schedule_error);
+    }
+    let sigmas = schedule.sampling_sigmas().map_err(schedule_error)?;
+    Ok(sigmas
+        .windows(2)
+        .enumerate()
+        .map(|(i, w)| {
+            StridedStep::new(
+                i,
+                Some(i + 1),
+                alpha_bar_from_sigma(w[0]),
+                alpha_bar_from_sigma(w[1]),
+            )
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -386,6 +403,8 @@ mod tests {
             ("kind = \"edm_stochastic\"\ns_churn = 10.0", &edm, 199),
             ("kind = \"ancestral\"", &ddpm, 50),
             ("kind = \"ddim\"\neta = 0.5", &ddpm, 50),
+            ("kind = \"ancestral\"\nvariance = \"fixedsmall\"", &edm, 100),
+            ("kind = \"ddim\"", &edm, 100),
             // The SDE samplers stop at σ_min: 100 grid points, 99 steps.
             ("kind = \"euler_maruyama\"", &edm, 99),
             ("kind = \"pf_ode_euler\"", &edm, 99),
@@ -422,9 +441,9 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("stepz"));
-        let err = spec("kind = \"ddim\"")
+        let err = spec("kind = \"pf_ode_heun\"")
             .unwrap()
-            .validate(&ScheduleSpec::edm())
+            .validate(&ScheduleSpec::ddpm())
             .unwrap_err();
         assert_eq!(err.key, "kind");
         assert!(err.to_string().contains("ddpm"), "{err}");

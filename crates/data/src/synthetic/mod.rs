@@ -34,6 +34,12 @@ pub trait Synthetic: Send + Sync {
         None
     }
 
+    /// The distribution itself when it is a single Gaussian (its closed-form PF-ODE
+    /// solution then serves as an exact teleport).
+    fn gaussian(&self) -> Option<Arc<analytic::Gaussian>> {
+        None
+    }
+
     /// `n` samples as a continuous [`Dataset`] of shape `[1, 1, dim]`.
     fn dataset(&self, n: usize, rng: &mut HostRng) -> Dataset {
         Dataset::from_vectors(self.name(), self.sample(n, rng))

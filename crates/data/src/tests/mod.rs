@@ -3,6 +3,7 @@
 mod dataset;
 mod loaders;
 mod spec;
+mod synthetic_specs;
 mod toys;
 
 use std::path::PathBuf;

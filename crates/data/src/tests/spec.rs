@@ -63,7 +63,8 @@ fn specs_parse_with_defaults_and_aliases() {
     assert_eq!(
         g,
         DataSpec::Gaussian {
-            eigenvalues: vec![4.0, 1.0],
+            eigenvalues: Some(vec![4.0, 1.0]),
+            power_law: None,
             dim: Some(3),
             mean: None
         }
@@ -105,19 +106,22 @@ fn validate_names_the_key_and_value() {
     })
     .starts_with("molrg.k = 0"));
     let g = DataSpec::Gaussian {
-        eigenvalues: vec![1.0, 2.0],
+        eigenvalues: Some(vec![1.0, 2.0]),
+        power_law: None,
         dim: Some(1),
         mean: None,
     };
     assert!(msg(g).starts_with("gaussian.dim = 1 must be ≥ the number of eigenvalues 2"));
     let g = DataSpec::Gaussian {
-        eigenvalues: vec![1.0, -2.0],
+        eigenvalues: Some(vec![1.0, -2.0]),
+        power_law: None,
         dim: None,
         mean: None,
     };
     assert!(msg(g).starts_with("gaussian.eigenvalues = -2.0"));
     let g = DataSpec::Gaussian {
-        eigenvalues: vec![1.0],
+        eigenvalues: Some(vec![1.0]),
+        power_law: None,
         dim: Some(3),
         mean: Some(vec![0.0; 2]),
     };
@@ -151,6 +155,7 @@ fn validate_names_the_key_and_value() {
         "8gaussians",
         "25gaussians",
         "molrg",
+        "random_gmm",
     ] {
         parse(&format!("kind = \"{ok}\""))
             .unwrap()

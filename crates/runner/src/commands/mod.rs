@@ -1,3 +1,5 @@
-//! One module per `dlab` subcommand.
+//! One module per group of `dlab` subcommands.
 
+pub mod experiment;
+pub mod report;
 pub mod schedule;

@@ -94,12 +94,7 @@ pub struct StridedStep {
 }
 
 impl StridedStep {
-    pub(crate) fn new(
-        t: usize,
-        t_prev: Option<usize>,
-        alpha_bar: f64,
-        alpha_bar_prev: f64,
-    ) -> Self {
+    pub fn new(t: usize, t_prev: Option<usize>, alpha_bar: f64, alpha_bar_prev: f64) -> Self {
         StridedStep {
             t,
             t_prev,

@@ -1,0 +1,367 @@
+//! `dlab run`, `check`, `bless`, `list`, `show` and `merge`.
+
+use crate::check::{baseline_path, compare};
+use crate::config::ExperimentFile;
+use crate::plan::{plan_cells, sweep_axes, Shard};
+use crate::run::{assemble_table, load_records, run_experiment, RunOptions, RunOutcome};
+use crate::table::{Table, Values};
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+
+/// Options shared by `run`, `check` and `bless`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ExperimentArgs {
+    /// The experiment file (TOML), e.g. experiments/gaussian_teleport.toml.
+    pub file: PathBuf,
+    /// A [profile.NAME] of the file to apply (e.g. smoke, full).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Override any key, e.g. --set sampler.steps=40 (repeatable; applied after the profile).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub experiment: ExperimentArgs,
+    /// Run only shard i of n (0 ≤ i < n) of the cells, for batch schedulers; combine the
+    /// shards with `dlab merge`.
+    #[arg(long)]
+    pub shard: Option<Shard>,
+}
+
+fn options(args: &ExperimentArgs, results: &Path, shard: Option<Shard>) -> RunOptions {
+    RunOptions {
+        profile: args.profile.clone(),
+        overrides: args.set.clone(),
+        shard,
+        results: results.to_path_buf(),
+    }
+}
+
+fn print_outcome(outcome: &RunOutcome) {
+    println!(
+        "{}: {} cells ({} run now, {} reused)\n  table: {}\n  plots: {}\n  manifest: {}",
+        outcome.experiment.experiment.name,
+        outcome.table.height(),
+        outcome.cells_run,
+        outcome.cells_reused,
+        outcome.dir.join("table.parquet").display(),
+        if outcome.experiment.plot.is_empty() {
+            "none".to_string()
+        } else {
+            outcome
+                .experiment
+                .plot
+                .iter()
+                .map(|p| {
+                    outcome
+                        .dir
+                        .join(format!("{}.png", p.name))
+                        .display()
+                        .to_string()
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+        outcome.dir.join("manifest.toml").display()
+    );
+}
+
+pub fn run(args: &RunArgs, results: &Path) -> Result<()> {
+    let outcome = run_experiment(
+        &args.experiment.file,
+        &options(&args.experiment, results, args.shard),
+    )?;
+    print!("{}", render_table(&outcome.table));
+    print_outcome(&outcome);
+    Ok(())
+}
+
+/// `dlab check`: runs (or reuses) the run and compares it with the baseline. Returns
+/// false when a value is out of tolerance.
+pub fn check(args: &ExperimentArgs, results: &Path) -> Result<bool> {
+    let outcome = run_experiment(&args.file, &options(args, results, None))?;
+    let name = &outcome.experiment.experiment.name;
+    let path = baseline_path(results, name, args.profile.as_deref());
+    if !path.exists() {
+        bail!(
+            "no baseline {} for {name}; create it with: dlab bless {}{}",
+            path.display(),
+            args.file.display(),
+            args.profile
+                .as_ref()
+                .map(|p| format!(" --profile {p}"))
+                .unwrap_or_default()
+        );
+    }
+    let baseline = Table::read_parquet(&path)?;
+    let keys: Vec<String> = sweep_axes(&outcome.experiment.sweep)?
+        .0
+        .into_iter()
+        .map(|a| a.column)
+        .collect();
+    if outcome.experiment.check.is_empty() {
+        bail!(
+            "{}: [check] names no columns to compare",
+            args.file.display()
+        );
+    }
+    let mismatches = compare(&baseline, &outcome.table, &keys, &outcome.experiment.check);
+    if mismatches.is_empty() {
+        println!(
+            "check {name} ({}): {} rows × {} columns within tolerance of {}",
+            args.profile.as_deref().unwrap_or("default"),
+            outcome.table.height(),
+            outcome.experiment.check.len(),
+            path.display()
+        );
+        return Ok(true);
+    }
+    println!(
+        "check {name}: {} value(s) out of tolerance against {}:",
+        mismatches.len(),
+        path.display()
+    );
+    for m in &mismatches {
+        println!("  {m}");
+    }
+    Ok(false)
+}
+
+/// `dlab bless`: runs (or reuses) the run and writes its table as the baseline.
+pub fn bless(args: &ExperimentArgs, results: &Path) -> Result<()> {
+    let outcome = run_experiment(&args.file, &options(args, results, None))?;
+    let path = baseline_path(
+        results,
+        &outcome.experiment.experiment.name,
+        args.profile.as_deref(),
+    );
+    outcome.table.write_parquet(&path)?;
+    println!(
+        "blessed {} ({} rows) from {}",
+        path.display(),
+        outcome.table.height(),
+        outcome.dir.display()
+    );
+    Ok(())
+}
+
+/// `dlab list`: every experiment file with its profiles and cell counts.
+pub fn list(dir: &Path) -> Result<()> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    for path in files {
+        let file = match ExperimentFile::read(&path) {
+            Ok(f) => f,
+            Err(e) => {
+                println!("{}: error: {e:#}", path.display());
+                continue;
+            }
+        };
+        let count = |profile: Option<&str>| -> String {
+            file.resolve_table(profile, &[])
+                .and_then(|t| plan_cells(&file, &t))
+                .map(|c| c.len().to_string())
+                .unwrap_or_else(|e| format!("error: {e:#}"))
+        };
+        let description = file
+            .base
+            .get("experiment")
+            .and_then(|e| e.get("description"))
+            .and_then(|d| d.as_str())
+            .unwrap_or("");
+        println!("{}  ({})", path.display(), description);
+        println!("    default: {} cells", count(None));
+        for name in file.profiles.keys() {
+            println!("    {name}: {} cells", count(Some(name)));
+        }
+    }
+    Ok(())
+}
+
+/// The newest run directory of an experiment, by its manifest's modification time.
+pub fn latest_run(results: &Path, experiment: &str) -> Option<PathBuf> {
+    let dir = results.join("runs").join(experiment);
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("table.parquet").exists())
+        .max_by_key(|p| {
+            std::fs::metadata(p.join("manifest.toml"))
+                .and_then(|m| m.modified())
+                .ok()
+        })
+}
+
+/// `dlab show RUN`: a run directory, or an experiment name (its latest run).
+pub fn show(run: &str, results: &Path) -> Result<()> {
+    let dir = if Path::new(run).join("table.parquet").exists() {
+        PathBuf::from(run)
+    } else {
+        latest_run(results, run).with_context(|| {
+            format!(
+                "{run} is neither a run directory nor an experiment with a finished run under {}",
+                results.join("runs").display()
+            )
+        })?
+    };
+    let table = Table::read_parquet(&dir.join("table.parquet"))?;
+    println!("{}", dir.display());
+    print!("{}", render_table(&table));
+    Ok(())
+}
+
+/// A table as aligned text for the terminal.
+pub fn render_table(table: &Table) -> String {
+    let cells: Vec<Vec<String>> = table
+        .columns
+        .iter()
+        .map(|(_, v)| (0..table.height()).map(|i| format_value(v, i)).collect())
+        .collect();
+    let widths: Vec<usize> = table
+        .columns
+        .iter()
+        .zip(&cells)
+        .map(|((n, _), c)| {
+            c.iter()
+                .map(String::len)
+                .chain([n.len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    let header: Vec<String> = table
+        .columns
+        .iter()
+        .zip(&widths)
+        .map(|((n, _), w)| format!("{n:>w$}"))
+        .collect();
+    out.push_str(&header.join("  "));
+    out.push('\n');
+    for i in 0..table.height() {
+        let row: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{:>w$}", c[i]))
+            .collect();
+        out.push_str(&row.join("  "));
+        out.push('\n');
+    }
+    out
+}
+
+/// A value formatted for people: 5 significant digits for floats.
+pub fn format_value(values: &Values, i: usize) -> String {
+    match values {
+        Values::F64(v) => {
+            let x = v[i];
+            if x.is_nan() {
+                "NaN".into()
+            } else if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e5) {
+                format!("{x:.4e}")
+            } else {
+                format!("{x:.5}")
+            }
+        }
+        Values::I64(v) => v[i].to_string(),
+        Values::Str(v) => v[i].clone(),
+        Values::Bool(v) => v[i].to_string(),
+    }
+}
+
+/// `dlab merge SHARD_DIR…`: combines shard runs of one experiment into one run.
+pub fn merge(dirs: &[PathBuf]) -> Result<()> {
+    let Some(first) = dirs.first() else {
+        bail!("dlab merge needs at least one shard directory")
+    };
+    let manifest = |dir: &Path| -> Result<toml::Table> {
+        let text = std::fs::read_to_string(dir.join("manifest.toml")).with_context(|| {
+            format!(
+                "{} has no manifest.toml (not a run directory)",
+                dir.display()
+            )
+        })?;
+        Ok(toml::from_str(&text)?)
+    };
+    let first_manifest = manifest(first)?;
+    let hash = first_manifest["run"]["config_hash"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let mut records = std::collections::BTreeMap::new();
+    for dir in dirs {
+        let m = manifest(dir)?;
+        if m["run"]["config_hash"].as_str() != Some(hash.as_str()) {
+            bail!(
+                "{} has config hash {:?}, {} has {hash:?}: shards of different configurations",
+                dir.display(),
+                m["run"]["config_hash"].as_str(),
+                first.display()
+            );
+        }
+        records.append(&mut load_records(&dir.join("cells"))?);
+    }
+    let config = first_manifest
+        .get("config")
+        .and_then(|c| c.as_table())
+        .context("manifest has no [config]")?
+        .clone();
+    let file = ExperimentFile::from_resolved(&first.join("manifest.toml"), config.clone());
+    let experiment = file.resolve_from_table(config.clone())?;
+    let cells = plan_cells(&file, &config)?;
+    let missing: Vec<usize> = cells
+        .iter()
+        .filter(|c| !records.contains_key(&c.id))
+        .map(|c| c.index)
+        .collect();
+    if !missing.is_empty() {
+        bail!("cells {missing:?} are in none of the given shards; run the missing shards first");
+    }
+    let name = first.file_name().and_then(|n| n.to_str()).unwrap_or("run");
+    let merged = first.with_file_name(name.split(".shard-").next().unwrap_or(name));
+    std::fs::create_dir_all(merged.join("cells"))?;
+    let ordered: Vec<_> = cells.iter().map(|c| records[&c.id].clone()).collect();
+    for record in &ordered {
+        let text = toml::to_string(record)?;
+        crate::table::write_atomically(
+            &merged.join("cells").join(format!("{}.toml", record.id)),
+            |f| Ok(std::io::Write::write_all(f, text.as_bytes())?),
+        )?;
+    }
+    let table = assemble_table(&ordered, &experiment)?;
+    table.write_parquet(&merged.join("table.parquet"))?;
+    for plot in &experiment.plot {
+        crate::plot::render(&table, plot, &merged)?;
+    }
+    let mut m = first_manifest.clone();
+    if let Some(run) = m.get_mut("run").and_then(|r| r.as_table_mut()) {
+        run.remove("shard");
+        run.insert(
+            "merged_from".into(),
+            toml::Value::Array(
+                dirs.iter()
+                    .map(|d| d.display().to_string().into())
+                    .collect(),
+            ),
+        );
+        run.insert("cells".into(), (cells.len() as i64).into());
+    }
+    let text = toml::to_string_pretty(&m)?;
+    crate::table::write_atomically(&merged.join("manifest.toml"), |f| {
+        Ok(std::io::Write::write_all(f, text.as_bytes())?)
+    })?;
+    println!(
+        "merged {} shards ({} cells) into {}",
+        dirs.len(),
+        cells.len(),
+        merged.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,666 @@
+//! Experiment files: one TOML file describes a whole experiment. This module reads it,
+//! applies a `[profile.NAME]` and `--set` overrides, and checks every key strictly before
+//! any work starts. Errors name the file, the line, the key and what is allowed.
+
+use crate::overrides::apply_all;
+use crate::plot::PlotSpec;
+use anyhow::{bail, Context, Result};
+use data::DataSpec;
+use samplers::SamplerSpec;
+use schedules::ScheduleSpec;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use toml::{Table, Value};
+
+/// A fully resolved experiment: the file's tables after profile and overrides.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    pub experiment: Meta,
+    pub data: DataSpec,
+    #[serde(default)]
+    pub split: SplitSpec,
+    #[serde(default)]
+    pub model: ModelSpec,
+    #[serde(default)]
+    pub teleport: TeleportSpec,
+    #[serde(default)]
+    pub schedule: ScheduleSpec,
+    #[serde(default = "default_sampler")]
+    pub sampler: SamplerSpec,
+    #[serde(default)]
+    pub metrics: MetricsSpec,
+    #[serde(default)]
+    pub sweep: Table,
+    #[serde(default)]
+    pub plot: Vec<PlotSpec>,
+    #[serde(default)]
+    pub check: BTreeMap<String, Tolerance>,
+    #[serde(default)]
+    pub run: RunSpec,
+}
+
+fn default_sampler() -> SamplerSpec {
+    SamplerSpec::Heun { skip: 0 }
+}
+
+/// `[experiment]`: identity and seed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Meta {
+    /// Name of the experiment; results go to `results/runs/<name>/`.
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Root seed: every cell's seed derives from it and the cell's parameters.
+    #[serde(default)]
+    pub seed: u64,
+    /// What a cell computes.
+    #[serde(default)]
+    pub task: Task,
+}
+
+/// The computation each cell performs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    /// Draw samples with `[sampler]` from the `[model]` denoiser and compare them with
+    /// reference data (`[metrics]`).
+    #[default]
+    SampleQuality,
+}
+
+/// `[split]`: which data the model is fitted on.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplitSpec {
+    /// Training points drawn from a synthetic distribution.
+    #[serde(default = "default_train")]
+    pub train: usize,
+    /// Fraction of a real data set held out as the test split.
+    #[serde(default = "default_test_fraction")]
+    pub test_fraction: f64,
+}
+
+fn default_train() -> usize {
+    2000
+}
+fn default_test_fraction() -> f64 {
+    0.2
+}
+
+impl Default for SplitSpec {
+    fn default() -> Self {
+        Self {
+            train: default_train(),
+            test_fraction: default_test_fraction(),
+        }
+    }
+}
+
+/// `[model]`: the denoiser the sampler calls.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ModelSpec {
+    /// The exact denoiser of a synthetic distribution (ground truth).
+    #[default]
+    Exact,
+    /// The Gaussian fitted to the training split (mean, full covariance; eigenvalues ≤ tol dropped).
+    GaussianFit {
+        #[serde(default = "default_tol")]
+        tol: f64,
+    },
+    /// A Gaussian with the training mean and isotropic variance (the "mean-only" model).
+    Isotropic,
+    /// A Gaussian mixture fitted to the training split by EM (cached).
+    GmmFit {
+        components: usize,
+        #[serde(default = "default_em_iters")]
+        iters: usize,
+        #[serde(default = "default_em_reg")]
+        reg: f64,
+    },
+    /// The empirical (delta-mixture) denoiser of the training split: it memorizes.
+    Delta,
+}
+
+fn default_tol() -> f64 {
+    1e-6
+}
+fn default_em_iters() -> usize {
+    100
+}
+fn default_em_reg() -> f64 {
+    1e-3
+}
+
+/// `[teleport]`: the Gaussian whose closed-form PF-ODE solution replaces skipped steps.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeleportSpec {
+    /// `fitted` (mean and covariance of the training split, as Wang & Vastola) or
+    /// `exact` (the data distribution itself, when it is Gaussian).
+    #[serde(default)]
+    pub gaussian: TeleportGaussian,
+    /// Eigenvalues of the fitted covariance ≤ tol are dropped.
+    #[serde(default = "default_tol")]
+    pub tol: f64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TeleportGaussian {
+    #[default]
+    Fitted,
+    Exact,
+}
+
+impl Default for TeleportSpec {
+    fn default() -> Self {
+        Self {
+            gaussian: TeleportGaussian::Fitted,
+            tol: default_tol(),
+        }
+    }
+}
+
+/// `[metrics]`: what each cell measures.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSpec {
+    /// Samples drawn per sample seed.
+    #[serde(default = "default_samples")]
+    pub samples: usize,
+    /// Independent sample seeds per cell; metrics report their mean and `<name>_std`.
+    #[serde(default = "one")]
+    pub sample_seeds: usize,
+    /// Share the sampling noise across cells (common random numbers): differences between
+    /// cells are then due to their parameters, not to the noise.
+    #[serde(default)]
+    pub common_noise: bool,
+    /// The data the samples are compared with.
+    #[serde(default)]
+    pub reference: Reference,
+    /// Size of the exact reference sample (`reference = "exact"`).
+    #[serde(default = "default_reference_samples")]
+    pub reference_samples: usize,
+    /// Metrics to compute, by name.
+    #[serde(default = "default_metric_names")]
+    pub names: Vec<MetricName>,
+    /// Random directions of the sliced Wasserstein distance.
+    #[serde(default = "default_projections")]
+    pub projections: usize,
+    /// A swept key (e.g. `schedule.steps`): add `order_<metric>` columns, the slope of
+    /// −log(metric) against log(nfe) over the cells that differ only in that key.
+    #[serde(default)]
+    pub convergence_over: Option<String>,
+}
+
+fn one() -> usize {
+    1
+}
+fn default_samples() -> usize {
+    1000
+}
+fn default_reference_samples() -> usize {
+    10000
+}
+fn default_projections() -> usize {
+    256
+}
+fn default_metric_names() -> Vec<MetricName> {
+    vec![
+        MetricName::FrechetToData,
+        MetricName::MeanErr,
+        MetricName::CovErr,
+    ]
+}
+
+impl Default for MetricsSpec {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults deserialize")
+    }
+}
+
+/// Reference data for sample metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reference {
+    /// Fresh exact samples for synthetic data, the training split for real data.
+    #[default]
+    Auto,
+    Exact,
+    Train,
+    Test,
+}
+
+/// A sample metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricName {
+    /// Fréchet distance between the samples and the reference, in data coordinates.
+    FrechetToData,
+    /// Sliced 2-Wasserstein distance to the reference.
+    SlicedWasserstein,
+    /// ‖mean(samples) − mean(reference)‖.
+    MeanErr,
+    /// ‖Cov(samples) − Cov(reference)‖_F / ‖Cov(reference)‖_F.
+    CovErr,
+}
+
+impl MetricName {
+    pub fn column(self) -> &'static str {
+        match self {
+            MetricName::FrechetToData => "frechet_to_data",
+            MetricName::SlicedWasserstein => "sliced_wasserstein",
+            MetricName::MeanErr => "mean_err",
+            MetricName::CovErr => "cov_err",
+        }
+    }
+}
+
+/// `[check]`: a column passes when |new − baseline| ≤ abs + rel·|baseline|.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tolerance {
+    #[serde(default)]
+    pub abs: f64,
+    #[serde(default)]
+    pub rel: f64,
+}
+
+/// `[run]`: execution limits.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSpec {
+    /// Cells run at once (0: as many as threads, within the memory budget).
+    #[serde(default)]
+    pub max_parallel: usize,
+    /// Memory the concurrently running cells may use, in MiB.
+    #[serde(default = "default_memory")]
+    pub memory_mib: usize,
+}
+
+fn default_memory() -> usize {
+    4096
+}
+
+impl Default for RunSpec {
+    fn default() -> Self {
+        Self {
+            max_parallel: 0,
+            memory_mib: default_memory(),
+        }
+    }
+}
+
+/// An experiment file as read from disk, before resolution.
+#[derive(Clone, Debug)]
+pub struct ExperimentFile {
+    pub path: PathBuf,
+    pub text: String,
+    /// The file's tables without `[profile.*]`.
+    pub base: Table,
+    /// `[profile.NAME]` tables.
+    pub profiles: BTreeMap<String, Table>,
+}
+
+impl ExperimentFile {
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read experiment file {}", path.display()))?;
+        let mut base: Table = toml::from_str(&text).map_err(|e| {
+            anyhow::anyhow!("{}: {}", path.display(), describe_toml_error(&text, &e))
+        })?;
+        let profiles = match base.remove("profile") {
+            None => BTreeMap::new(),
+            Some(Value::Table(t)) => t
+                .into_iter()
+                .map(|(name, v)| match v {
+                    Value::Table(t) => Ok((name, t)),
+                    _ => bail!("{}: profile.{name} must be a table", path.display()),
+                })
+                .collect::<Result<_>>()?,
+            Some(_) => bail!(
+                "{}: `profile` must be a table of [profile.NAME] tables",
+                path.display()
+            ),
+        };
+        Ok(Self {
+            path: path.to_path_buf(),
+            text,
+            base,
+            profiles,
+        })
+    }
+
+    /// A file whose tables are already resolved (e.g. a run manifest's `[config]`).
+    pub fn from_resolved(path: &Path, table: Table) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            text: String::new(),
+            base: table,
+            profiles: BTreeMap::new(),
+        }
+    }
+
+    /// The resolved configuration table: base, then the profile's keys (merged deeply,
+    /// a profile's `sweep` replaces the base sweep's lists key by key), then `--set`.
+    pub fn resolve_table(&self, profile: Option<&str>, overrides: &[String]) -> Result<Table> {
+        let mut table = self.base.clone();
+        if let Some(name) = profile {
+            let Some(p) = self.profiles.get(name) else {
+                let known: Vec<&str> = self.profiles.keys().map(String::as_str).collect();
+                bail!(
+                    "{}: no [profile.{name}] (profiles here: {})",
+                    self.path.display(),
+                    if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    }
+                );
+            };
+            merge(&mut table, p);
+        }
+        apply_all(&mut table, overrides)?;
+        Ok(table)
+    }
+
+    /// Resolves and checks the experiment; every error names the file, line and key.
+    pub fn resolve(&self, profile: Option<&str>, overrides: &[String]) -> Result<Experiment> {
+        self.resolve_from_table(self.resolve_table(profile, overrides)?)
+    }
+
+    /// Parses and checks a resolved table; errors are located in this file.
+    pub fn resolve_from_table(&self, table: Table) -> Result<Experiment> {
+        let experiment = parse_experiment(table).map_err(|e| self.locate(e))?;
+        validate(&experiment).map_err(|e| self.locate(e))?;
+        Ok(experiment)
+    }
+
+    /// Prefixes an error with `file:line` of the key it names, when that key is found.
+    fn locate(&self, err: KeyError) -> anyhow::Error {
+        let line = err
+            .key
+            .as_deref()
+            .and_then(|k| find_key_line(&self.text, k));
+        match line {
+            Some(line) => anyhow::anyhow!("{}:{line}: {}", self.path.display(), err.message),
+            None => anyhow::anyhow!("{}: {}", self.path.display(), err.message),
+        }
+    }
+}
+
+/// Deep merge of `over` into `base`: tables merge, other values replace.
+pub fn merge(base: &mut Table, over: &Table) {
+    for (k, v) in over {
+        match (base.get_mut(k), v) {
+            (Some(Value::Table(b)), Value::Table(o)) => merge(b, o),
+            _ => {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// An error about a configuration key.
+#[derive(Debug)]
+pub struct KeyError {
+    /// The dotted key, e.g. `sampler.skip`, when known.
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl KeyError {
+    pub fn new(key: &str, message: impl Into<String>) -> Self {
+        Self {
+            key: Some(key.to_string()),
+            message: message.into(),
+        }
+    }
+}
+
+/// Deserializes table by table so an error can name its table.
+fn parse_experiment(table: Table) -> Result<Experiment, KeyError> {
+    const TABLES: [&str; 12] = [
+        "experiment",
+        "data",
+        "split",
+        "model",
+        "teleport",
+        "schedule",
+        "sampler",
+        "metrics",
+        "sweep",
+        "plot",
+        "check",
+        "run",
+    ];
+    for key in table.keys() {
+        if !TABLES.contains(&key.as_str()) {
+            return Err(KeyError::new(
+                key,
+                format!(
+                    "unknown table `{key}`; allowed: {}, profile",
+                    TABLES.join(", ")
+                ),
+            ));
+        }
+    }
+    for name in ["experiment", "data"] {
+        if !table.contains_key(name) {
+            return Err(KeyError {
+                key: None,
+                message: format!("missing table [{name}]"),
+            });
+        }
+    }
+    // Parse each table alone first: its error then names the table.
+    for (name, value) in &table {
+        let result = match name.as_str() {
+            "experiment" => value.clone().try_into::<Meta>().map(drop),
+            "data" => value.clone().try_into::<DataSpec>().map(drop),
+            "split" => value.clone().try_into::<SplitSpec>().map(drop),
+            "model" => value.clone().try_into::<ModelSpec>().map(drop),
+            "teleport" => value.clone().try_into::<TeleportSpec>().map(drop),
+            "schedule" => value.clone().try_into::<ScheduleSpec>().map(drop),
+            "sampler" => value.clone().try_into::<SamplerSpec>().map(drop),
+            "metrics" => value.clone().try_into::<MetricsSpec>().map(drop),
+            "plot" => value.clone().try_into::<Vec<PlotSpec>>().map(drop),
+            "check" => value
+                .clone()
+                .try_into::<BTreeMap<String, Tolerance>>()
+                .map(drop),
+            "run" => value.clone().try_into::<RunSpec>().map(drop),
+            _ => Ok(()),
+        };
+        if let Err(e) = result {
+            let message = e.message().to_string();
+            let key =
+                offending_key(&message).map_or_else(|| name.clone(), |k| format!("{name}.{k}"));
+            return Err(KeyError::new(&key, format!("[{name}]: {message}")));
+        }
+    }
+    Value::Table(table)
+        .try_into::<Experiment>()
+        .map_err(|e| KeyError {
+            key: None,
+            message: e.message().to_string(),
+        })
+}
+
+/// The key a serde message is about (`unknown field `x`` / `missing field `x``).
+fn offending_key(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(message[start..start + len].to_string())
+}
+
+/// Range checks across tables, after every table parsed.
+fn validate(e: &Experiment) -> Result<(), KeyError> {
+    e.data.validate().map_err(|err| {
+        KeyError::new(
+            &format!("data.{}", data_key(&err.to_string())),
+            format!("data: {err}"),
+        )
+    })?;
+    e.schedule.validate().map_err(|err| {
+        KeyError::new(
+            &format!("schedule.{}", first_word(&err.to_string())),
+            err.to_string(),
+        )
+    })?;
+    e.sampler
+        .validate(&e.schedule)
+        .map_err(|err| KeyError::new(&format!("sampler.{}", err.key), err.to_string()))?;
+    let m = &e.metrics;
+    for (key, value) in [
+        ("samples", m.samples),
+        ("sample_seeds", m.sample_seeds),
+        ("reference_samples", m.reference_samples),
+        ("projections", m.projections),
+    ] {
+        if value == 0 {
+            return Err(KeyError::new(
+                &format!("metrics.{key}"),
+                format!("metrics.{key} = 0 must be ≥ 1"),
+            ));
+        }
+    }
+    if m.samples < 2 {
+        return Err(KeyError::new(
+            "metrics.samples",
+            format!(
+                "metrics.samples = {} must be ≥ 2 (a covariance needs two samples)",
+                m.samples
+            ),
+        ));
+    }
+    if !(e.split.test_fraction > 0.0 && e.split.test_fraction < 1.0) {
+        return Err(KeyError::new(
+            "split.test_fraction",
+            format!(
+                "split.test_fraction = {} must be in (0, 1)",
+                e.split.test_fraction
+            ),
+        ));
+    }
+    if e.split.train < 2 {
+        return Err(KeyError::new(
+            "split.train",
+            format!("split.train = {} must be ≥ 2", e.split.train),
+        ));
+    }
+    match e.model {
+        ModelSpec::GmmFit {
+            components,
+            iters,
+            reg,
+        } => {
+            if components == 0 || iters == 0 {
+                return Err(KeyError::new(
+                    "model.components",
+                    format!(
+                        "model.components = {components} and model.iters = {iters} must be ≥ 1"
+                    ),
+                ));
+            }
+            if !(reg > 0.0 && reg.is_finite()) {
+                return Err(KeyError::new(
+                    "model.reg",
+                    format!("model.reg = {reg} must be > 0"),
+                ));
+            }
+        }
+        ModelSpec::GaussianFit { tol } if !(tol >= 0.0 && tol.is_finite()) => {
+            return Err(KeyError::new(
+                "model.tol",
+                format!("model.tol = {tol} must be ≥ 0"),
+            ));
+        }
+        _ => {}
+    }
+    for (column, tol) in &e.check {
+        if !(tol.abs >= 0.0 && tol.rel >= 0.0 && tol.abs.is_finite() && tol.rel.is_finite()) {
+            return Err(KeyError::new(
+                &format!("check.{column}"),
+                format!(
+                    "check.{column}: abs = {} and rel = {} must be finite and ≥ 0",
+                    tol.abs, tol.rel
+                ),
+            ));
+        }
+    }
+    if e.run.memory_mib == 0 {
+        return Err(KeyError::new(
+            "run.memory_mib",
+            "run.memory_mib = 0 must be ≥ 1",
+        ));
+    }
+    crate::plan::sweep_axes(&e.sweep).map_err(|err| KeyError::new("sweep", err.to_string()))?;
+    Ok(())
+}
+
+fn first_word(message: &str) -> String {
+    message
+        .trim_start_matches("schedule.")
+        .split([' ', '='])
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+fn data_key(message: &str) -> String {
+    // Data errors read "kind.key = value …"; the key is the part after the kind.
+    let head = message.split([' ', '=']).next().unwrap_or("");
+    head.rsplit('.').next().unwrap_or(head).to_string()
+}
+
+/// The 1-based line of `key` (dotted, e.g. `sampler.skip`) in the file's text: the line
+/// `skip = …` inside `[sampler]`, a dotted `sampler.skip = …` at the top level, or the
+/// `[sampler]` header for a key about a whole table. None when the key is not in the
+/// file (it came from a profile default or `--set`).
+pub fn find_key_line(text: &str, key: &str) -> Option<usize> {
+    let (table, leaf) = key.rsplit_once('.').unwrap_or(("", key));
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        if let Some(header) = trimmed.strip_prefix('[') {
+            current = header
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .trim()
+                .to_string();
+            if current == key {
+                return Some(i + 1);
+            }
+            continue;
+        }
+        let Some((lhs, _)) = trimmed.split_once('=') else {
+            continue;
+        };
+        let lhs = lhs.trim().trim_matches('"');
+        let full = if current.is_empty() {
+            lhs.to_string()
+        } else {
+            format!("{current}.{lhs}")
+        };
+        if full == key || (current == table && lhs == leaf) {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+/// A TOML syntax error with its line.
+fn describe_toml_error(text: &str, err: &toml::de::Error) -> String {
+    match err.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].lines().count().max(1);
+            format!("line {line}: {}", err.message())
+        }
+        None => err.message().to_string(),
+    }
+}

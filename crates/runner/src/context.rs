@@ -1,0 +1,208 @@
+//! What a cell needs before it can sample: its data (train split, reference set), its
+//! denoiser and its teleport Gaussian. Costly pieces are shared between the cells of a
+//! run (in memory) and between runs and experiments (`results/cache/<hash>/`), keyed by
+//! the configuration that produced them.
+
+use crate::config::{Experiment, ModelSpec, Reference, TeleportGaussian};
+use crate::plan::content_hash;
+use analytic::{DeltaMixture, Gaussian, GaussianMixture};
+use anyhow::{anyhow, bail, Context, Result};
+use data::synthetic::Synthetic;
+use data::Dataset;
+use samplers::rng::{derive_seed, seeded};
+use samplers::{Batch, Denoiser};
+use std::any::Any;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// The data of a cell.
+pub struct CellData {
+    pub train: Dataset,
+    pub test: Option<Dataset>,
+    pub synthetic: Option<Arc<dyn Synthetic>>,
+    /// What samples are compared with (`[metrics] reference`).
+    pub reference: Batch,
+}
+
+type Shared = Arc<dyn Any + Send + Sync>;
+
+/// Computes `make` once per key in this process; parallel cells asking for the same key
+/// wait for the first one.
+fn memo<T: Send + Sync + 'static>(key: String, make: impl FnOnce() -> Result<T>) -> Result<Arc<T>> {
+    static SLOTS: OnceLock<Mutex<HashMap<String, Arc<OnceLock<Shared>>>>> = OnceLock::new();
+    let slot = SLOTS
+        .get_or_init(Default::default)
+        .lock()
+        .expect("memo lock")
+        .entry(key)
+        .or_default()
+        .clone();
+    if let Some(v) = slot.get() {
+        return Ok(v.clone().downcast::<T>().expect("memo type"));
+    }
+    let value: Shared = Arc::new(make()?);
+    let stored = slot.get_or_init(|| value);
+    Ok(stored.clone().downcast::<T>().expect("memo type"))
+}
+
+fn data_key(e: &Experiment) -> String {
+    let mut t = toml::Table::new();
+    t.insert(
+        "data".into(),
+        toml::Value::try_from(&e.data).expect("data serializes"),
+    );
+    t.insert(
+        "split".into(),
+        toml::Value::try_from(&e.split).expect("split serializes"),
+    );
+    t.insert(
+        "seed".into(),
+        toml::Value::Integer(e.experiment.seed as i64),
+    );
+    t.insert(
+        "reference".into(),
+        toml::Value::try_from((e.metrics.reference, e.metrics.reference_samples))
+            .expect("serializes"),
+    );
+    content_hash(&t)
+}
+
+/// Loads (once per run) the cell's data: synthetic data draws `split.train` training
+/// points; real data is split with `split.test_fraction`. The data seed derives from the
+/// experiment seed alone, so every cell sees the same data.
+pub fn cell_data(e: &Experiment) -> Result<Arc<CellData>> {
+    memo(format!("data/{}", data_key(e)), || {
+        let seed = derive_seed(e.experiment.seed, "data");
+        let loaded = e
+            .data
+            .load(e.split.train, seed)
+            .map_err(|err| anyhow!("data: {err}"))?;
+        let (train, test) = match loaded.synthetic {
+            Some(_) => (loaded.dataset, None),
+            None => {
+                let (train, test) = loaded
+                    .dataset
+                    .split(e.split.test_fraction, derive_seed(seed, "split"))
+                    .map_err(|err| anyhow!("split: {err}"))?;
+                (train, Some(test))
+            }
+        };
+        let reference = match (e.metrics.reference, &loaded.synthetic, &test) {
+            (Reference::Auto | Reference::Exact, Some(s), _) => s.sample(e.metrics.reference_samples, &mut seeded(derive_seed(seed, "reference"))),
+            (Reference::Exact, None, _) => bail!("metrics.reference = \"exact\" needs synthetic data; data.kind = {} is a fixed data set", e.data.kind()),
+            (Reference::Auto | Reference::Train, _, _) => train.images.clone(),
+            (Reference::Test, _, Some(test)) => test.images.clone(),
+            (Reference::Test, _, None) => bail!("metrics.reference = \"test\" needs real data with a test split"),
+        };
+        Ok(CellData {
+            train,
+            test,
+            synthetic: loaded.synthetic,
+            reference,
+        })
+    })
+}
+
+/// The denoiser of `[model]`, built on the training split.
+pub fn cell_denoiser(e: &Experiment, data: &CellData, cache: &Path) -> Result<Arc<dyn Denoiser>> {
+    let key = format!(
+        "model/{}/{}",
+        data_key(e),
+        toml::to_string(&e.model).unwrap_or_default()
+    );
+    let train = &data.train.images;
+    let model = memo(key, || -> Result<Arc<dyn Denoiser>> {
+        Ok(match &e.model {
+            ModelSpec::Exact => data.synthetic.as_ref().and_then(|s| s.exact_denoiser()).ok_or_else(|| {
+                anyhow!("model.kind = \"exact\" needs synthetic data with a closed-form denoiser; data.kind = {} has none", e.data.kind())
+            })?,
+            ModelSpec::GaussianFit { tol } => Arc::new(Gaussian::from_data(train, *tol)?),
+            ModelSpec::Isotropic => Arc::new(isotropic_fit(train)?),
+            ModelSpec::Delta => Arc::new(DeltaMixture::new(train.clone())?),
+            ModelSpec::GmmFit { components, iters, reg } => Arc::new(cached_gmm(e, train, *components, *iters, *reg, cache)?),
+        })
+    })?;
+    Ok(model.as_ref().clone())
+}
+
+/// The Gaussian with the training mean and isotropic variance tr(Σ)/d.
+fn isotropic_fit(train: &Batch) -> Result<Gaussian> {
+    let fitted = Gaussian::from_data(train, 0.0)?;
+    let variance = fitted.eigenvalues().iter().sum::<f64>() / train.dim() as f64;
+    Ok(Gaussian::isotropic(fitted.mean().to_vec(), variance)?)
+}
+
+/// The Gaussian whose PF-ODE solution teleports over skipped steps.
+pub fn teleport_gaussian(e: &Experiment, data: &CellData) -> Result<Option<Arc<Gaussian>>> {
+    if e.sampler.skip() == 0 {
+        return Ok(None);
+    }
+    match e.teleport.gaussian {
+        TeleportGaussian::Exact => data.synthetic.as_ref().and_then(|s| s.gaussian()).map(Some).ok_or_else(|| {
+            anyhow!("teleport.gaussian = \"exact\" needs Gaussian data; data.kind = {} is not a single Gaussian", e.data.kind())
+        }),
+        TeleportGaussian::Fitted => {
+            let key = format!("teleport/{}/{}", data_key(e), e.teleport.tol);
+            Ok(Some(memo(key, || Ok(Gaussian::from_data(&data.train.images, e.teleport.tol)?))?))
+        }
+    }
+}
+
+/// EM fit of a Gaussian mixture, cached on disk under `<cache>/gmm-<hash>/gmm.toml`.
+fn cached_gmm(
+    e: &Experiment,
+    train: &Batch,
+    components: usize,
+    iters: usize,
+    reg: f64,
+    cache: &Path,
+) -> Result<GaussianMixture> {
+    let dir = cache.join(format!(
+        "gmm-{}",
+        content_hash(&toml::from_str(&format!(
+            "key = \"{}\"\nk = {components}\niters = {iters}\nreg = {reg}",
+            data_key(e)
+        ))?)
+    ));
+    let path = dir.join("gmm.toml");
+    if path.exists() {
+        if let Ok(gmm) = read_gmm(&path) {
+            tracing::info!("reusing fitted GMM from {}", path.display());
+            return Ok(gmm);
+        }
+    }
+    let gmm = GaussianMixture::fit_em(
+        train,
+        components,
+        iters,
+        reg,
+        &mut seeded(derive_seed(e.experiment.seed, "gmm-fit")),
+    )?;
+    write_gmm(&gmm, &path)?;
+    Ok(gmm)
+}
+
+fn write_gmm(gmm: &GaussianMixture, path: &Path) -> Result<()> {
+    let mut t = toml::Table::new();
+    t.insert("weights".into(), toml::Value::try_from(gmm.weights())?);
+    let means: Vec<Vec<f64>> = gmm.components().iter().map(|c| c.mean().to_vec()).collect();
+    let covariances: Vec<Vec<f64>> = gmm.components().iter().map(|c| c.covariance()).collect();
+    t.insert("means".into(), toml::Value::try_from(means)?);
+    t.insert("covariances".into(), toml::Value::try_from(covariances)?);
+    let text = toml::to_string(&t)?;
+    crate::table::write_atomically(path, |f| Ok(std::io::Write::write_all(f, text.as_bytes())?))
+}
+
+fn read_gmm(path: &Path) -> Result<GaussianMixture> {
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        weights: Vec<f64>,
+        means: Vec<Vec<f64>>,
+        covariances: Vec<Vec<f64>>,
+    }
+    let text = std::fs::read_to_string(path)?;
+    let s: Stored =
+        toml::from_str(&text).with_context(|| format!("{} is not a stored GMM", path.display()))?;
+    Ok(GaussianMixture::new(s.weights, s.means, s.covariances)?)
+}

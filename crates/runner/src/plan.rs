@@ -1,0 +1,313 @@
+//! From an experiment to its cells: the `[sweep]` axes, their product (or zip), each
+//! cell's resolved configuration, seed and identity, and deterministic sharding.
+
+use crate::config::{Experiment, ExperimentFile};
+use crate::overrides::set_path;
+use anyhow::{bail, Result};
+use samplers::rng::derive_seed;
+use sha2::{Digest, Sha256};
+use toml::{Table, Value};
+
+/// One swept key: its dotted path in the config, its column name and its values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Axis {
+    pub path: Vec<String>,
+    pub column: String,
+    pub values: Vec<Value>,
+}
+
+/// How the axes combine into cells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SweepMode {
+    /// Every combination (the default).
+    Product,
+    /// The i-th values of every axis together; all axes have equal length.
+    Zip,
+}
+
+/// Reads `[sweep]`: every array leaf is an axis (`sampler.skip = [0, 1]` or nested
+/// tables), `mode` selects product or zip.
+pub fn sweep_axes(sweep: &Table) -> Result<(Vec<Axis>, SweepMode)> {
+    let mode = match sweep.get("mode") {
+        None => SweepMode::Product,
+        Some(Value::String(s)) if s == "product" => SweepMode::Product,
+        Some(Value::String(s)) if s == "zip" => SweepMode::Zip,
+        Some(other) => bail!("sweep.mode = {other} must be \"product\" or \"zip\""),
+    };
+    let mut axes = Vec::new();
+    collect_axes(sweep, &mut Vec::new(), &mut axes)?;
+    // Column names: the last path segment, or the whole path where that is ambiguous.
+    let names: Vec<String> = axes
+        .iter()
+        .map(|a| a.path.last().cloned().unwrap_or_default())
+        .collect();
+    for (i, axis) in axes.iter_mut().enumerate() {
+        let ambiguous = names.iter().filter(|n| **n == names[i]).count() > 1;
+        axis.column = if ambiguous {
+            axis.path.join("_")
+        } else {
+            names[i].clone()
+        };
+    }
+    if mode == SweepMode::Zip {
+        if let Some(first) = axes.first() {
+            for axis in &axes {
+                if axis.values.len() != first.values.len() {
+                    bail!(
+                        "sweep.mode = \"zip\" needs equally long lists: {} has {}, {} has {}",
+                        first.path.join("."),
+                        first.values.len(),
+                        axis.path.join("."),
+                        axis.values.len()
+                    );
+                }
+            }
+        }
+    }
+    Ok((axes, mode))
+}
+
+fn collect_axes(table: &Table, prefix: &mut Vec<String>, axes: &mut Vec<Axis>) -> Result<()> {
+    for (key, value) in table {
+        if prefix.is_empty() && key == "mode" {
+            continue;
+        }
+        let mut path = prefix.clone();
+        path.extend(key.split('.').map(str::to_string));
+        match value {
+            Value::Table(t) => collect_axes(t, &mut path, axes)?,
+            Value::Array(values) if !values.is_empty() => axes.push(Axis {
+                path,
+                column: String::new(),
+                values: values.clone(),
+            }),
+            Value::Array(_) => bail!("sweep.{} is an empty list", path.join(".")),
+            other => bail!(
+                "sweep.{} = {other} must be a list of values",
+                path.join(".")
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// One cell of an experiment.
+#[derive(Clone, Debug)]
+pub struct Cell {
+    /// Position in the full plan (stable for a given experiment file and profile).
+    pub index: usize,
+    /// (column, value) of every swept key.
+    pub params: Vec<(String, Value)>,
+    /// The cell's configuration, sweep applied.
+    pub config: Experiment,
+    /// Derived from the experiment seed and the cell's parameters only.
+    pub seed: u64,
+    /// Content hash of everything that determines the cell's result.
+    pub id: String,
+}
+
+/// The cells of a resolved experiment table, in plan order.
+pub fn plan_cells(file: &ExperimentFile, table: &Table) -> Result<Vec<Cell>> {
+    let base: Experiment = file.resolve_from_table(table.clone())?;
+    let (axes, mode) = sweep_axes(&base.sweep)?;
+    let combos = combinations(&axes, mode);
+    combos
+        .into_iter()
+        .enumerate()
+        .map(|(index, choice)| {
+            let mut cell_table = table.clone();
+            cell_table.remove("sweep");
+            let mut params = Vec::new();
+            for (axis, value) in axes.iter().zip(choice) {
+                set_path(&mut cell_table, &axis.path, value.clone())?;
+                params.push((axis.column.clone(), column_value(&value)));
+            }
+            let config = file.resolve_from_table(cell_table.clone())?;
+            let label = params
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(";");
+            let seed = derive_seed(base.experiment.seed, &label) & (i64::MAX as u64);
+            let id = content_hash(&result_defining(&cell_table));
+            Ok(Cell {
+                index,
+                params,
+                config,
+                seed,
+                id,
+            })
+        })
+        .collect()
+}
+
+/// A swept value as it appears in the table: scalars as they are; a table (e.g. a whole
+/// `sampler = { kind = "ddim", eta = 0.5 }`) as `ddim(eta=0.5)`.
+fn column_value(value: &Value) -> Value {
+    match value {
+        Value::Table(t) => {
+            let kind = t.get("kind").and_then(Value::as_str).unwrap_or("");
+            let args: Vec<String> = t
+                .iter()
+                .filter(|(k, _)| k.as_str() != "kind")
+                .map(|(k, v)| format!("{k}={}", column_value(v)))
+                .collect();
+            Value::String(if args.is_empty() {
+                kind.to_string()
+            } else {
+                format!("{kind}({})", args.join(","))
+            })
+        }
+        Value::Array(_) | Value::Datetime(_) => Value::String(value.to_string()),
+        other => other.clone(),
+    }
+}
+
+/// The value lists of every cell, in plan order.
+fn combinations(axes: &[Axis], mode: SweepMode) -> Vec<Vec<Value>> {
+    match mode {
+        SweepMode::Zip => {
+            let n = axes.first().map_or(1, |a| a.values.len());
+            (0..n)
+                .map(|i| axes.iter().map(|a| a.values[i].clone()).collect())
+                .collect()
+        }
+        SweepMode::Product => axes.iter().fold(vec![vec![]], |acc, axis| {
+            acc.iter()
+                .flat_map(|prefix| {
+                    axis.values.iter().map(move |v| {
+                        let mut next = prefix.clone();
+                        next.push(v.clone());
+                        next
+                    })
+                })
+                .collect()
+        }),
+    }
+}
+
+/// The part of a configuration that determines results: everything but presentation
+/// (`plot`, `check`), execution limits (`run`) and the description.
+pub fn result_defining(table: &Table) -> Table {
+    let mut t = table.clone();
+    for key in ["plot", "check", "run"] {
+        t.remove(key);
+    }
+    if let Some(Value::Table(meta)) = t.get_mut("experiment") {
+        meta.remove("description");
+    }
+    t
+}
+
+/// SHA-256 of the canonical TOML text of a table (keys sorted), as 16 hex digits.
+pub fn content_hash(table: &Table) -> String {
+    let text = toml::to_string(table).expect("a TOML table serializes");
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// A deterministic slice of the plan: shard `i` of `n` takes cells i, i + n, i + 2n, …
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    /// Parses `i/n` with 0 ≤ i < n.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let err = || {
+            format!("--shard {text:?}: expected i/n with 0 ≤ i < n, e.g. 0/4 (Slurm: $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)")
+        };
+        let (i, n) = text.split_once('/').ok_or_else(err)?;
+        let (index, count) = (
+            i.trim().parse::<usize>().map_err(|_| err())?,
+            n.trim().parse::<usize>().map_err(|_| err())?,
+        );
+        if count == 0 || index >= count {
+            return Err(err());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl Shard {
+    pub fn contains(&self, cell: &Cell) -> bool {
+        cell.index % self.count == self.index
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn axes(text: &str) -> Result<(Vec<Axis>, SweepMode)> {
+        sweep_axes(&toml::from_str(text).unwrap())
+    }
+
+    #[test]
+    fn product_and_zip_give_the_expected_cells() {
+        let (a, mode) = axes("sampler.skip = [0, 1, 2]\n[schedule]\nsteps = [18, 40]").unwrap();
+        assert_eq!(mode, SweepMode::Product);
+        assert_eq!(
+            a.iter().map(|x| x.column.as_str()).collect::<Vec<_>>(),
+            ["skip", "steps"]
+        );
+        assert_eq!(combinations(&a, mode).len(), 6);
+        let (z, mode) = axes("mode = \"zip\"\na.x = [1, 2]\nb.y = [3, 4]").unwrap();
+        let cells = combinations(&z, mode);
+        assert_eq!(
+            cells,
+            vec![
+                vec![Value::Integer(1), Value::Integer(3)],
+                vec![Value::Integer(2), Value::Integer(4)]
+            ]
+        );
+        assert!(axes("mode = \"zip\"\na.x = [1, 2]\nb.y = [3]")
+            .unwrap_err()
+            .to_string()
+            .contains("equally long"));
+        assert!(axes("a.x = 3")
+            .unwrap_err()
+            .to_string()
+            .contains("sweep.a.x = 3 must be a list"));
+        assert!(axes("mode = \"diagonal\"").is_err());
+        let (amb, _) = axes("a.steps = [1]\nb.steps = [2]").unwrap();
+        assert_eq!(amb[0].column, "a_steps");
+    }
+
+    #[test]
+    fn table_values_are_labelled_by_kind_and_arguments() {
+        let v: Value =
+            toml::from_str::<Table>("s = { kind = \"ddim\", eta = 0.5 }").unwrap()["s"].clone();
+        assert_eq!(column_value(&v), Value::String("ddim(eta=0.5)".into()));
+        let v: Value = toml::from_str::<Table>("s = { kind = \"heun\" }").unwrap()["s"].clone();
+        assert_eq!(column_value(&v), Value::String("heun".into()));
+    }
+
+    #[test]
+    fn shards_partition_the_plan() {
+        let shard: Shard = "1/3".parse().unwrap();
+        assert_eq!(shard, Shard { index: 1, count: 3 });
+        assert!("3/3".parse::<Shard>().is_err());
+        assert!("x".parse::<Shard>().is_err());
+        assert!("0/0".parse::<Shard>().is_err());
+    }
+
+    #[test]
+    fn content_hash_ignores_presentation_and_key_order() {
+        let a: Table = toml::from_str("[x]\na = 1\nb = 2\n[plot]\nq = 1").unwrap();
+        let b: Table = toml::from_str("[x]\nb = 2\na = 1").unwrap();
+        assert_eq!(
+            content_hash(&result_defining(&a)),
+            content_hash(&result_defining(&b))
+        );
+        let c: Table = toml::from_str("[x]\nb = 3\na = 1").unwrap();
+        assert_ne!(
+            content_hash(&result_defining(&a)),
+            content_hash(&result_defining(&c))
+        );
+    }
+}

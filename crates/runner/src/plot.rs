@@ -1,0 +1,821 @@
+//! Plots of result tables: one PNG (1024×720) and one SVG per [`PlotSpec`].
+//!
+//! A plot draws, against one numeric x column, one line per (y column × distinct value of
+//! the optional series column), with circle markers, mean ± std error bars when the table
+//! has a `<y>_std` column, optional log axes, and published reference numbers as dashed
+//! lines. The legend sits in its own panel right of the axes, so it never hides data.
+//! Text is drawn with DejaVu Sans embedded in the binary (`assets/fonts/`), so rendering
+//! needs no system fonts.
+
+use crate::table::{Table, Values};
+use anyhow::{anyhow, bail, Context, Result};
+use plotters::coord::combinators::BindKeyPoints;
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// Pixel size of the PNG and SVG files.
+pub const FIGURE_SIZE: (u32, u32) = (1024, 720);
+
+/// Font family name every text style below uses; DejaVu Sans is registered under it.
+const FONT: &str = "sans-serif";
+const FONT_BYTES: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+
+/// What to plot from a table; one `[[plot]]` entry of an experiment file.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlotSpec {
+    /// File stem: the plot is written to `<name>.png` and `<name>.svg`.
+    pub name: String,
+    /// Numeric column on the horizontal axis.
+    pub x: String,
+    /// Numeric columns on the vertical axis, one line each (times the series values).
+    pub y: Vec<String>,
+    /// Column whose distinct values each get their own line.
+    #[serde(default)]
+    pub series: Option<String>,
+    #[serde(default)]
+    pub log_x: bool,
+    #[serde(default)]
+    pub log_y: bool,
+    /// Title above the axes; defaults to `name`.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Defaults to the x column name.
+    #[serde(default)]
+    pub x_label: Option<String>,
+    /// Defaults to the y column names joined with ", ".
+    #[serde(default)]
+    pub y_label: Option<String>,
+    /// Published numbers drawn as dashed lines for comparison.
+    #[serde(default)]
+    pub reference: Vec<ReferenceSeries>,
+}
+
+/// Fixed published numbers drawn as a dashed line without markers.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceSeries {
+    pub label: String,
+    pub x: Vec<f64>,
+    pub y: Vec<f64>,
+    /// Draw `y[i] / y[0]` instead of `y[i]`, so the reference overlays a runner column
+    /// that is itself a ratio to its first value.
+    #[serde(default)]
+    pub normalize_to_first: bool,
+}
+
+impl ReferenceSeries {
+    /// The y values as drawn: divided by `y[0]` when `normalize_to_first`.
+    fn drawn_y(&self) -> Vec<f64> {
+        match (self.normalize_to_first, self.y.first()) {
+            (true, Some(&y0)) => self.y.iter().map(|y| y / y0).collect(),
+            _ => self.y.clone(),
+        }
+    }
+
+    fn validate(&self, plot: &str, log_x: bool, log_y: bool) -> Result<()> {
+        let label = &self.label;
+        if self.x.is_empty() || self.x.len() != self.y.len() {
+            bail!(
+                "plot {plot}: reference `{label}` needs equally long, non-empty x and y \
+                 (x has {}, y has {})",
+                self.x.len(),
+                self.y.len()
+            );
+        }
+        if self.normalize_to_first && (self.y[0] == 0.0 || !self.y[0].is_finite()) {
+            bail!(
+                "plot {plot}: reference `{label}` has normalize_to_first but y[0] = {}",
+                self.y[0]
+            );
+        }
+        for (axis, values, log) in [("x", self.x.clone(), log_x), ("y", self.drawn_y(), log_y)] {
+            if let Some((i, v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                bail!("plot {plot}: reference `{label}` has {axis}[{i}] = {v}");
+            }
+            if let Some((i, v)) = values.iter().enumerate().find(|(_, v)| log && **v <= 0.0) {
+                bail!(
+                    "plot {plot}: log_{axis} needs positive values but reference `{label}` \
+                     has {axis}[{i}] = {v}"
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+impl PlotSpec {
+    /// Checks the spec against the table: the columns exist, x and y are numeric, log axes
+    /// see only positive values, and at least one (x, y) point is finite.
+    pub fn validate(&self, table: &Table) -> Result<()> {
+        let plot = &self.name;
+        if plot.is_empty() || plot == "." || plot == ".." || plot.contains(['/', '\\']) {
+            bail!("plot name `{plot}` must be a plain file stem (no path separators)");
+        }
+        if self.y.is_empty() {
+            bail!("plot {plot}: y lists no columns");
+        }
+        let x = numeric_column(table, plot, &self.x, "x")?;
+        if self.log_x {
+            check_positive(plot, "log_x", &self.x, &x)?;
+        }
+        if let Some(series) = &self.series {
+            column(table, plot, series, "series")?;
+        }
+        let mut finite_points = 0;
+        for name in &self.y {
+            let y = numeric_column(table, plot, name, "y")?;
+            if self.log_y {
+                check_positive(plot, "log_y", name, &y)?;
+            }
+            let std_name = format!("{name}_std");
+            if column(table, plot, &std_name, "std").is_ok() {
+                numeric_column(table, plot, &std_name, "std")?;
+            }
+            finite_points += x
+                .iter()
+                .zip(&y)
+                .filter(|(x, y)| x.is_finite() && y.is_finite())
+                .count();
+        }
+        if finite_points == 0 {
+            bail!(
+                "plot {plot}: no row has finite values in both `{}` and any of {}",
+                self.x,
+                self.y.join(", ")
+            );
+        }
+        for reference in &self.reference {
+            reference.validate(plot, self.log_x, self.log_y)?;
+        }
+        Ok(())
+    }
+}
+
+fn column<'t>(table: &'t Table, plot: &str, name: &str, role: &str) -> Result<&'t Values> {
+    table
+        .columns
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v)
+        .ok_or_else(|| {
+            let available: Vec<&str> = table.columns.iter().map(|(n, _)| n.as_str()).collect();
+            anyhow!(
+                "plot {plot}: {role} column `{name}` is not in the table; available columns: {}",
+                available.join(", ")
+            )
+        })
+}
+
+/// The column as f64 (integers converted); strings and booleans are rejected.
+fn numeric_column(table: &Table, plot: &str, name: &str, role: &str) -> Result<Vec<f64>> {
+    match column(table, plot, name, role)? {
+        Values::F64(v) => Ok(v.clone()),
+        Values::I64(v) => Ok(v.iter().map(|&i| i as f64).collect()),
+        Values::Str(_) => bail!("plot {plot}: {role} column `{name}` holds strings, not numbers"),
+        Values::Bool(_) => bail!("plot {plot}: {role} column `{name}` holds booleans, not numbers"),
+    }
+}
+
+/// NaN is allowed (the row is skipped); zero, negatives and -inf are not.
+fn check_positive(plot: &str, axis: &str, name: &str, values: &[f64]) -> Result<()> {
+    match values.iter().enumerate().find(|(_, v)| **v <= 0.0) {
+        Some((row, v)) => bail!(
+            "plot {plot}: {axis} needs positive values but column `{name}` has {v} in row {row}"
+        ),
+        None => Ok(()),
+    }
+}
+
+/// Row `i` of a column as legend text.
+fn cell_text(values: &Values, i: usize) -> String {
+    match values {
+        Values::F64(v) => v[i].to_string(),
+        Values::I64(v) => v[i].to_string(),
+        Values::Str(v) => v[i].clone(),
+        Values::Bool(v) => v[i].to_string(),
+    }
+}
+
+/// Tableau 10: distinct, colour-blind-friendlier than plotters' defaults.
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// One drawn line.
+struct Curve {
+    label: String,
+    color: RGBColor,
+    /// Sorted by x; only finite points.
+    points: Vec<(f64, f64)>,
+    /// Standard deviation per point (NaN: no bar); empty when the table has no `<y>_std`.
+    std: Vec<f64>,
+    reference: bool,
+}
+
+/// Everything needed to draw, computed once and drawn on both backends.
+struct Figure {
+    title: String,
+    x_label: String,
+    y_label: String,
+    curves: Vec<Curve>,
+    x_range: (f64, f64),
+    y_range: (f64, f64),
+    log_x: bool,
+    log_y: bool,
+}
+
+impl Figure {
+    fn new(table: &Table, spec: &PlotSpec) -> Result<Figure> {
+        let plot = &spec.name;
+        let x = numeric_column(table, plot, &spec.x, "x")?;
+        let groups = series_groups(table, spec)?;
+        let mut curves = Vec::new();
+        for name in &spec.y {
+            let y = numeric_column(table, plot, name, "y")?;
+            let std_name = format!("{name}_std");
+            let std = column(table, plot, &std_name, "std")
+                .ok()
+                .map(|_| numeric_column(table, plot, &std_name, "std"))
+                .transpose()?;
+            for (value, rows) in &groups {
+                let mut rows: Vec<usize> = rows
+                    .iter()
+                    .copied()
+                    .filter(|&i| x[i].is_finite() && y[i].is_finite())
+                    .collect();
+                if rows.is_empty() {
+                    continue;
+                }
+                rows.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
+                let label = match (value, spec.y.len() > 1) {
+                    (None, _) => name.clone(),
+                    (Some(v), false) => v.clone(),
+                    (Some(v), true) => format!("{name}, {v}"),
+                };
+                curves.push(Curve {
+                    label,
+                    color: PALETTE[curves.len() % PALETTE.len()],
+                    points: rows.iter().map(|&i| (x[i], y[i])).collect(),
+                    std: std
+                        .as_ref()
+                        .map_or(vec![], |s| rows.iter().map(|&i| s[i]).collect()),
+                    reference: false,
+                });
+            }
+        }
+        for reference in &spec.reference {
+            let mut points: Vec<(f64, f64)> = reference
+                .x
+                .iter()
+                .copied()
+                .zip(reference.drawn_y())
+                .collect();
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            curves.push(Curve {
+                label: reference.label.clone(),
+                color: PALETTE[curves.len() % PALETTE.len()],
+                points,
+                std: vec![],
+                reference: true,
+            });
+        }
+        let xs = curves.iter().flat_map(|c| c.points.iter().map(|p| p.0));
+        let x_range = padded_range(extent(xs), spec.log_x);
+        let ys = curves.iter().flat_map(|c| {
+            c.points.iter().enumerate().flat_map(|(i, &(_, y))| {
+                let s = c
+                    .std
+                    .get(i)
+                    .copied()
+                    .filter(|s| s.is_finite())
+                    .unwrap_or(0.0);
+                [y - s, y, y + s]
+            })
+        });
+        let ys = ys.filter(|&y| !spec.log_y || y > 0.0);
+        let y_range = padded_range(extent(ys), spec.log_y);
+        Ok(Figure {
+            title: spec.title.clone().unwrap_or_else(|| spec.name.clone()),
+            x_label: spec.x_label.clone().unwrap_or_else(|| spec.x.clone()),
+            y_label: spec.y_label.clone().unwrap_or_else(|| spec.y.join(", ")),
+            curves,
+            x_range,
+            y_range,
+            log_x: spec.log_x,
+            log_y: spec.log_y,
+        })
+    }
+}
+
+/// Row indices per distinct value of the series column (in order of first appearance),
+/// or one unnamed group holding every row.
+fn series_groups(table: &Table, spec: &PlotSpec) -> Result<Vec<(Option<String>, Vec<usize>)>> {
+    let Some(series) = &spec.series else {
+        return Ok(vec![(None, (0..table.height()).collect())]);
+    };
+    let values = column(table, &spec.name, series, "series")?;
+    let mut groups: Vec<(Option<String>, Vec<usize>)> = Vec::new();
+    for i in 0..values.len() {
+        let text = format!("{series}={}", cell_text(values, i));
+        match groups
+            .iter_mut()
+            .find(|(v, _)| v.as_deref() == Some(text.as_str()))
+        {
+            Some((_, rows)) => rows.push(i),
+            None => groups.push((Some(text), vec![i])),
+        }
+    }
+    Ok(groups)
+}
+
+fn extent(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        })
+}
+
+/// Widens `(lo, hi)` by 5% on each side (in log space for a log axis), and a degenerate
+/// range to a visible one.
+fn padded_range((lo, hi): (f64, f64), log: bool) -> (f64, f64) {
+    if log {
+        let f = if hi > lo { (hi / lo).powf(0.05) } else { 2.0 };
+        (lo / f, hi * f)
+    } else {
+        let pad = if hi > lo {
+            0.05 * (hi - lo)
+        } else {
+            (0.1 * lo.abs()).max(1.0)
+        };
+        (lo - pad, hi + pad)
+    }
+}
+
+/// Tick positions for a log axis on `[lo, hi]`: (labelled, unlabelled grid lines).
+/// Wide ranges label powers of ten (at most ~10 of them); narrow ranges also label the
+/// 2× and 5× multiples, or every 1..9 multiple, so at least two ticks are labelled.
+fn log_ticks(lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>) {
+    let inside = |v: &f64| *v >= lo * (1.0 - 1e-9) && *v <= hi * (1.0 + 1e-9);
+    let (k0, k1) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let multiples = |ms: &[f64]| -> Vec<f64> {
+        (k0..=k1)
+            .flat_map(|k| ms.iter().map(move |m| m * 10f64.powi(k)))
+            .filter(inside)
+            .collect()
+    };
+    let decades = multiples(&[1.0]);
+    if decades.len() >= 3 {
+        let step = decades.len().div_ceil(10);
+        let bold = decades.iter().copied().step_by(step).collect();
+        let light = if step == 1 {
+            multiples(&[2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
+        } else {
+            decades
+        };
+        return (bold, light);
+    }
+    let all = multiples(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
+    let one_two_five = multiples(&[1.0, 2.0, 5.0]);
+    if one_two_five.len() >= 3 {
+        (one_two_five, all)
+    } else if all.len() >= 2 {
+        (all, vec![])
+    } else {
+        // Less than a factor 2 wide: fall back to evenly spaced values.
+        let ticks = (0..=4)
+            .map(|i| lo + (hi - lo) * f64::from(i) / 4.0)
+            .collect();
+        (ticks, vec![])
+    }
+}
+
+/// Short tick text: `0.25`, `1500`, `1e-4`, `2.5e6`; no float noise.
+fn format_tick(v: f64) -> String {
+    let a = v.abs();
+    if a == 0.0 {
+        return "0".into();
+    }
+    if (1e-3..1e5).contains(&a) {
+        let decimals = (5 - a.log10().floor() as i32).clamp(0, 9) as usize;
+        let s = format!("{v:.decimals$}");
+        let s = if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.')
+        } else {
+            &s
+        };
+        return if s == "-0" { "0".into() } else { s.into() };
+    }
+    let s = format!("{v:.2e}");
+    let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
+    let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+    format!("{mantissa}e{exponent}")
+}
+
+/// Registers DejaVu Sans as `sans-serif` once per process.
+fn register_fonts() -> Result<()> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| {
+        plotters::style::register_font(FONT, FontStyle::Normal, FONT_BYTES).is_ok()
+    });
+    if ok {
+        Ok(())
+    } else {
+        bail!("the embedded DejaVu Sans font could not be loaded")
+    }
+}
+
+/// Validates `spec` against `table` and writes `<out_dir>/<name>.png` and `.svg`;
+/// returns both paths.
+pub fn render(table: &Table, spec: &PlotSpec, out_dir: &Path) -> Result<Vec<PathBuf>> {
+    spec.validate(table)?;
+    let figure = Figure::new(table, spec)?;
+    register_fonts()?;
+    std::fs::create_dir_all(out_dir)
+        .with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let png = out_dir.join(format!("{}.png", spec.name));
+    let svg = out_dir.join(format!("{}.svg", spec.name));
+    {
+        let root = BitMapBackend::new(&png, FIGURE_SIZE).into_drawing_area();
+        draw(&root, &figure).with_context(|| format!("cannot draw {}", png.display()))?;
+    }
+    {
+        let root = SVGBackend::new(&svg, FIGURE_SIZE).into_drawing_area();
+        draw(&root, &figure).with_context(|| format!("cannot draw {}", svg.display()))?;
+    }
+    Ok(vec![png, svg])
+}
+
+fn drawing_error<E: std::error::Error + Send + Sync>(
+    e: plotters::drawing::DrawingAreaErrorKind<E>,
+) -> anyhow::Error {
+    anyhow!("{e}")
+}
+
+/// Title, legend panel and axes on one drawing area, then writes the file.
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, figure: &Figure) -> Result<()> {
+    root.fill(&WHITE).map_err(drawing_error)?;
+    let body = root
+        .titled(&figure.title, (FONT, 26))
+        .map_err(drawing_error)?;
+    let legend_width = legend_width(&body, figure)?;
+    let (axes, legend) = body.split_horizontally(body.dim_in_pixel().0 - legend_width);
+    let (x0, x1) = figure.x_range;
+    let (y0, y1) = figure.y_range;
+    let linear = |lo: f64, hi: f64| -> RangedCoordf64 { (lo..hi).into() };
+    let log = |lo: f64, hi: f64| {
+        let (bold, light) = log_ticks(lo, hi);
+        (lo..hi)
+            .log_scale()
+            .with_key_points(bold)
+            .with_light_points(light)
+    };
+    match (figure.log_x, figure.log_y) {
+        (false, false) => draw_axes(&axes, linear(x0, x1), linear(y0, y1), figure)?,
+        (true, false) => draw_axes(&axes, log(x0, x1), linear(y0, y1), figure)?,
+        (false, true) => draw_axes(&axes, linear(x0, x1), log(y0, y1), figure)?,
+        (true, true) => draw_axes(&axes, log(x0, x1), log(y0, y1), figure)?,
+    }
+    draw_legend(&legend, figure)?;
+    root.present().map_err(drawing_error)
+}
+
+const LEGEND_FONT: u32 = 17;
+const LEGEND_ROW: i32 = 26;
+const LEGEND_SAMPLE: i32 = 36;
+
+/// Width of the legend panel: the longest label plus the line sample and padding.
+fn legend_width<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, figure: &Figure) -> Result<u32> {
+    let mut widest = 0;
+    for curve in &figure.curves {
+        let (w, _) = area
+            .estimate_text_size(&curve.label, &(FONT, LEGEND_FONT).into_text_style(area))
+            .map_err(drawing_error)?;
+        widest = widest.max(w);
+    }
+    let max = area.dim_in_pixel().0 * 2 / 5;
+    Ok((widest + LEGEND_SAMPLE as u32 + 40).min(max))
+}
+
+/// The legend panel: one row per curve, a line sample (with marker or dashes) and label,
+/// inside a light frame aligned with the top of the axes.
+fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, figure: &Figure) -> Result<()> {
+    let (width, height) = area.dim_in_pixel();
+    let rows = figure.curves.len() as i32;
+    let frame_bottom = (AXES_MARGIN + 8 + rows * LEGEND_ROW).min(height as i32 - 8);
+    let frame = [(4, AXES_MARGIN), (width as i32 - 12, frame_bottom)];
+    area.draw(&Rectangle::new(frame, WHITE.filled()))
+        .map_err(drawing_error)?;
+    area.draw(&Rectangle::new(
+        frame,
+        RGBColor(180, 180, 180).stroke_width(1),
+    ))
+    .map_err(drawing_error)?;
+    let style = (FONT, LEGEND_FONT)
+        .into_text_style(area)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    for (i, curve) in figure.curves.iter().enumerate() {
+        let y = AXES_MARGIN + 4 + LEGEND_ROW / 2 + i as i32 * LEGEND_ROW;
+        if y + LEGEND_ROW / 2 > height as i32 - 8 {
+            break;
+        }
+        let (a, b) = (12, 12 + LEGEND_SAMPLE);
+        let line = curve.color.stroke_width(2);
+        if curve.reference {
+            area.draw(&DashedPathElement::new(vec![(a, y), (b, y)], 8, 5, line))
+                .map_err(drawing_error)?;
+        } else {
+            area.draw(&PathElement::new(vec![(a, y), (b, y)], line))
+                .map_err(drawing_error)?;
+            area.draw(&Circle::new(((a + b) / 2, y), 4, curve.color.filled()))
+                .map_err(drawing_error)?;
+        }
+        area.draw(&Text::new(curve.label.clone(), (b + 8, y), style.clone()))
+            .map_err(drawing_error)?;
+    }
+    Ok(())
+}
+
+const AXES_MARGIN: i32 = 16;
+
+/// Axes, grid, tick labels, axis descriptions and every curve.
+fn draw_axes<DB, X, Y>(area: &DrawingArea<DB, Shift>, x: X, y: Y, figure: &Figure) -> Result<()>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let mut chart = ChartBuilder::on(area)
+        .margin(AXES_MARGIN)
+        .x_label_area_size(64)
+        .y_label_area_size(96)
+        .build_cartesian_2d(x, y)
+        .map_err(drawing_error)?;
+    chart
+        .configure_mesh()
+        .x_desc(figure.x_label.as_str())
+        .y_desc(figure.y_label.as_str())
+        .axis_desc_style((FONT, 20))
+        .label_style((FONT, 16))
+        .x_label_formatter(&|v| format_tick(*v))
+        .y_label_formatter(&|v| format_tick(*v))
+        .bold_line_style(RGBColor(200, 200, 200).stroke_width(1))
+        .light_line_style(RGBColor(238, 238, 238).stroke_width(1))
+        .draw()
+        .map_err(drawing_error)?;
+    let y_floor = figure.y_range.0;
+    for curve in &figure.curves {
+        let line = curve.color.stroke_width(2);
+        if curve.reference {
+            chart
+                .draw_series(DashedLineSeries::new(curve.points.clone(), 10, 6, line))
+                .map_err(drawing_error)?;
+            continue;
+        }
+        chart
+            .draw_series(LineSeries::new(curve.points.clone(), line))
+            .map_err(drawing_error)?;
+        let bars = curve
+            .points
+            .iter()
+            .zip(&curve.std)
+            .filter(|(_, s)| s.is_finite());
+        chart
+            .draw_series(bars.map(|(&(x, y), &s)| {
+                // On a log axis a bar reaching zero or below is cut at the axis floor.
+                let low = if figure.log_y && y - s <= 0.0 {
+                    y_floor
+                } else {
+                    y - s
+                };
+                ErrorBar::new_vertical(x, low, y, y + s, curve.color.stroke_width(1), 10)
+            }))
+            .map_err(drawing_error)?;
+        chart
+            .draw_series(
+                curve
+                    .points
+                    .iter()
+                    .map(|&p| Circle::new(p, 4, curve.color.filled())),
+            )
+            .map_err(drawing_error)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// x = skip 0..5, two metrics with stds, two solvers; metric values positive.
+    fn table() -> Table {
+        let mut t = Table::default();
+        let skip: Vec<i64> = (0..5).chain(0..5).collect();
+        let solver: Vec<String> = ["euler", "heun"]
+            .iter()
+            .flat_map(|s| std::iter::repeat_n(s.to_string(), 5))
+            .collect();
+        let w2: Vec<f64> = (0..10).map(|i| 0.5f64.powi(i % 5 + (i / 5) * 2)).collect();
+        let fid: Vec<f64> = (0..10).map(|i| 30.0 / f64::from(1 + i % 5)).collect();
+        t.push("skip", Values::I64(skip)).unwrap();
+        t.push("solver", Values::Str(solver)).unwrap();
+        t.push("w2", Values::F64(w2.clone())).unwrap();
+        t.push("w2_std", Values::F64(w2.iter().map(|v| 0.2 * v).collect()))
+            .unwrap();
+        t.push("fid", Values::F64(fid.clone())).unwrap();
+        t.push("fid_std", Values::F64(vec![1.0; 10])).unwrap();
+        t
+    }
+
+    fn spec() -> PlotSpec {
+        PlotSpec {
+            name: "w2_vs_skip".into(),
+            x: "skip".into(),
+            y: vec!["w2".into(), "fid".into()],
+            series: Some("solver".into()),
+            log_x: false,
+            log_y: true,
+            title: Some("Sliced W2 and FID against skipped steps".into()),
+            x_label: Some("skipped steps".into()),
+            y_label: None,
+            reference: vec![ReferenceSeries {
+                label: "paper (Table 2)".into(),
+                x: vec![0.0, 2.0, 4.0],
+                y: vec![20.0, 10.0, 6.0],
+                normalize_to_first: false,
+            }],
+        }
+    }
+
+    fn temp_dir(test: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("dlab-plot-{test}-{}", std::process::id()))
+    }
+
+    /// Width and height from the IHDR chunk: bytes 16..20 and 20..24, big-endian.
+    fn png_size(bytes: &[u8]) -> (u32, u32) {
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+        assert_eq!(&bytes[12..16], b"IHDR");
+        let be = |r: std::ops::Range<usize>| u32::from_be_bytes(bytes[r].try_into().unwrap());
+        (be(16..20), be(20..24))
+    }
+
+    #[test]
+    fn renders_png_and_svg_with_labels() {
+        let dir = temp_dir("render");
+        let files = render(&table(), &spec(), &dir).unwrap();
+        assert_eq!(
+            files,
+            vec![dir.join("w2_vs_skip.png"), dir.join("w2_vs_skip.svg")]
+        );
+        let png = std::fs::read(&files[0]).unwrap();
+        assert_eq!(png_size(&png), (1024, 720));
+        let svg = std::fs::read_to_string(&files[1]).unwrap();
+        assert!(
+            svg.contains(r#"width="1024" height="720""#),
+            "{}",
+            &svg[..200]
+        );
+        for text in [
+            "skipped steps",
+            "w2, fid",
+            "w2, solver=heun",
+            "paper (Table 2)",
+        ] {
+            assert!(svg.contains(text), "SVG lacks `{text}`");
+        }
+        // 2 metrics × 2 solvers with 5 error bars each, drawn as polylines/lines.
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn figure_groups_sorts_and_skips_nan() {
+        let mut t = Table::default();
+        t.push("x", Values::F64(vec![3.0, 1.0, 2.0, 4.0])).unwrap();
+        t.push("y", Values::F64(vec![30.0, 10.0, f64::NAN, 40.0]))
+            .unwrap();
+        t.push("g", Values::Bool(vec![true, true, true, false]))
+            .unwrap();
+        let spec = PlotSpec {
+            series: Some("g".into()),
+            y: vec!["y".into()],
+            x: "x".into(),
+            log_y: false,
+            reference: vec![],
+            ..spec()
+        };
+        let figure = Figure::new(&t, &spec).unwrap();
+        let labels: Vec<&str> = figure.curves.iter().map(|c| c.label.as_str()).collect();
+        assert_eq!(labels, ["g=true", "g=false"]);
+        assert_eq!(figure.curves[0].points, [(1.0, 10.0), (3.0, 30.0)]);
+        assert_eq!(figure.curves[1].points, [(4.0, 40.0)]);
+        assert_ne!(figure.curves[0].color, figure.curves[1].color);
+        // x spans 1..4 padded by 5% of 3; y spans 10..40 padded by 5% of 30.
+        let close = |a: (f64, f64), b: (f64, f64)| (a.0 - b.0).abs() + (a.1 - b.1).abs() < 1e-12;
+        assert!(close(figure.x_range, (0.85, 4.15)), "{:?}", figure.x_range);
+        assert!(close(figure.y_range, (8.5, 41.5)), "{:?}", figure.y_range);
+    }
+
+    #[test]
+    fn reference_normalized_to_first_is_a_ratio() {
+        let r = ReferenceSeries {
+            label: "paper".into(),
+            x: vec![1.0, 2.0],
+            y: vec![4.0, 1.0],
+            normalize_to_first: true,
+        };
+        assert_eq!(r.drawn_y(), [1.0, 0.25]);
+        let zero_first = ReferenceSeries {
+            y: vec![0.0, 1.0],
+            ..r.clone()
+        };
+        let err = zero_first.validate("p", false, false).unwrap_err();
+        assert!(err.to_string().contains("y[0] = 0"), "{err}");
+    }
+
+    #[test]
+    fn validate_names_missing_and_bad_columns() {
+        let t = table();
+        let missing = PlotSpec {
+            y: vec!["w2".into(), "kid".into()],
+            ..spec()
+        };
+        let err = missing.validate(&t).unwrap_err().to_string();
+        assert!(err.contains("plot w2_vs_skip"), "{err}");
+        assert!(err.contains("`kid`"), "{err}");
+        assert!(err.contains("available columns: skip, solver, w2"), "{err}");
+
+        let no_series = PlotSpec {
+            series: Some("sampler".into()),
+            ..spec()
+        };
+        let err = no_series.validate(&t).unwrap_err().to_string();
+        assert!(err.contains("series column `sampler`"), "{err}");
+
+        let string_x = PlotSpec {
+            x: "solver".into(),
+            ..spec()
+        };
+        let err = string_x.validate(&t).unwrap_err().to_string();
+        assert!(err.contains("x column `solver` holds strings"), "{err}");
+
+        // skip = 0 cannot sit on a log axis.
+        let log_x = PlotSpec {
+            log_x: true,
+            reference: vec![],
+            ..spec()
+        };
+        let err = log_x.validate(&t).unwrap_err().to_string();
+        assert!(
+            err.contains("log_x needs positive values but column `skip` has 0 in row 0"),
+            "{err}"
+        );
+
+        let bad_name = PlotSpec {
+            name: "../escape".into(),
+            ..spec()
+        };
+        assert!(bad_name.validate(&t).is_err());
+        assert!(spec().validate(&t).is_ok());
+    }
+
+    #[test]
+    fn log_ticks_label_decades_or_finer() {
+        let (bold, light) = log_ticks(1e-4, 2.0);
+        assert_eq!(bold.len(), 5);
+        assert!((bold[0] - 1e-4).abs() < 1e-18 && (bold[4] - 1.0).abs() < 1e-12);
+        assert_eq!(light.len(), 4 * 8 + 1); // 2..9 × 1e-4..1e-1, then 2 × 1e0.
+        let (bold, _) = log_ticks(0.15, 0.9);
+        let expected = [0.2, 0.5];
+        assert!(bold.len() >= 2, "{bold:?}");
+        assert!(expected
+            .iter()
+            .all(|e| bold.iter().any(|b| (b - e).abs() < 1e-12)));
+    }
+
+    #[test]
+    fn tick_text_is_short() {
+        assert_eq!(format_tick(0.0), "0");
+        assert_eq!(format_tick(0.30000000000000004), "0.3");
+        assert_eq!(format_tick(1500.0), "1500");
+        assert_eq!(format_tick(-2.5), "-2.5");
+        assert_eq!(format_tick(1e-4), "1e-4");
+        assert_eq!(format_tick(2.5e6), "2.5e6");
+        assert_eq!(format_tick(0.001), "0.001");
+    }
+}

@@ -1,0 +1,164 @@
+//! What one cell computes, by `[experiment] task`.
+
+use crate::config::{Experiment, MetricName, Task};
+use crate::context::{cell_data, cell_denoiser, teleport_gaussian};
+use crate::plan::Cell;
+use anyhow::{anyhow, Result};
+use metrics::frechet::frechet_distance_gaussians;
+use metrics::moments::mean_and_covariance;
+use metrics::sliced::sliced_wasserstein;
+use samplers::rng::{derive_seed, seeded};
+use samplers::{Batch, PfOdeSolution};
+use std::path::Path;
+
+/// The measured values of a cell: named metric columns and the sampler's NFE.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Measured {
+    pub metrics: Vec<(String, f64)>,
+    pub nfe: usize,
+}
+
+/// Runs the cell's task; costly artifacts are cached under `cache`.
+pub fn run_cell(cell: &Cell, cache: &Path) -> Result<Measured> {
+    match cell.config.experiment.task {
+        Task::SampleQuality => sample_quality(&cell.config, cell.seed, cache),
+    }
+}
+
+/// Draws `metrics.samples` samples per sample seed with `[sampler]` from the `[model]`
+/// denoiser and compares them with the reference set; each metric is reported as the
+/// mean over sample seeds and, with several seeds, `<name>_std`.
+fn sample_quality(e: &Experiment, cell_seed: u64, cache: &Path) -> Result<Measured> {
+    let data = cell_data(e)?;
+    let denoiser = cell_denoiser(e, &data, cache)?;
+    let teleport = teleport_gaussian(e, &data)?;
+    let (ref_mean, ref_cov) = mean_and_covariance(&data.reference);
+    let noise_root = if e.metrics.common_noise {
+        derive_seed(e.experiment.seed, "common-noise")
+    } else {
+        cell_seed
+    };
+    let mut per_seed: Vec<Vec<f64>> = vec![Vec::new(); e.metrics.names.len()];
+    let mut nfe = 0;
+    for j in 0..e.metrics.sample_seeds {
+        let mut rng = seeded(derive_seed(noise_root, &format!("samples/{j}")));
+        let solution = teleport.as_deref().map(|g| g as &dyn PfOdeSolution);
+        let (samples, trace) = samplers::sample(
+            &e.sampler,
+            &e.schedule,
+            denoiser.as_ref(),
+            solution,
+            e.metrics.samples,
+            &mut rng,
+        )
+        .map_err(|err| anyhow!("{err}"))?;
+        nfe = trace.nfe;
+        for (k, name) in e.metrics.names.iter().enumerate() {
+            let value = if samples.is_finite() {
+                let mut metric_rng = seeded(derive_seed(noise_root, &format!("metric/{j}")));
+                sample_metric(
+                    *name,
+                    &samples,
+                    &data.reference,
+                    (&ref_mean, &ref_cov),
+                    e.metrics.projections,
+                    &mut metric_rng,
+                )?
+            } else {
+                tracing::warn!(
+                    "sampler {} produced non-finite samples; metrics recorded as NaN",
+                    e.sampler.kind()
+                );
+                f64::NAN
+            };
+            per_seed[k].push(value);
+        }
+    }
+    let mut metrics = Vec::new();
+    for (name, values) in e.metrics.names.iter().zip(&per_seed) {
+        let (mean, std) = mean_std(values);
+        metrics.push((name.column().to_string(), mean));
+        if values.len() > 1 {
+            metrics.push((format!("{}_std", name.column()), std));
+        }
+    }
+    Ok(Measured { metrics, nfe })
+}
+
+fn sample_metric(
+    name: MetricName,
+    samples: &Batch,
+    reference: &Batch,
+    (ref_mean, ref_cov): (&[f64], &[f64]),
+    projections: usize,
+    rng: &mut samplers::rng::HostRng,
+) -> Result<f64> {
+    let (mean, cov) = mean_and_covariance(samples);
+    Ok(match name {
+        MetricName::FrechetToData => frechet_distance_gaussians(&mean, &cov, ref_mean, ref_cov)?,
+        MetricName::SlicedWasserstein => sliced_wasserstein(samples, reference, projections, rng)?,
+        MetricName::MeanErr => l2(&mean, ref_mean),
+        MetricName::CovErr => l2(&cov, ref_cov) / l2(ref_cov, &vec![0.0; ref_cov.len()]),
+    })
+}
+
+fn l2(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// Mean and sample standard deviation (0 for a single value).
+pub fn mean_std(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    if values.len() < 2 {
+        return (mean, 0.0);
+    }
+    let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0);
+    (mean, var.sqrt())
+}
+
+/// Least-squares slope of −log(error) against log(nfe): the measured convergence order.
+/// Points with a non-positive or non-finite error are left out; fewer than two points
+/// give NaN.
+pub fn convergence_order(points: &[(f64, f64)]) -> f64 {
+    let pts: Vec<(f64, f64)> = points
+        .iter()
+        .filter(|(n, e)| *n > 0.0 && *e > 0.0 && e.is_finite())
+        .map(|(n, e)| (n.ln(), -e.ln()))
+        .collect();
+    if pts.len() < 2 {
+        return f64::NAN;
+    }
+    let k = pts.len() as f64;
+    let (mx, my) = (
+        pts.iter().map(|p| p.0).sum::<f64>() / k,
+        pts.iter().map(|p| p.1).sum::<f64>() / k,
+    );
+    let sxy: f64 = pts.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
+    let sxx: f64 = pts.iter().map(|(x, _)| (x - mx) * (x - mx)).sum();
+    if sxx == 0.0 {
+        f64::NAN
+    } else {
+        sxy / sxx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_of_a_power_law_is_its_exponent() {
+        let pts: Vec<(f64, f64)> = [10.0, 20.0, 40.0, 80.0]
+            .iter()
+            .map(|&n: &f64| (n, 3.0 * n.powf(-2.0)))
+            .collect();
+        assert!((convergence_order(&pts) - 2.0).abs() < 1e-12);
+        assert!(convergence_order(&pts[..1]).is_nan());
+        assert_eq!(mean_std(&[1.0, 3.0]), (2.0, 2f64.sqrt()));
+    }
+}
