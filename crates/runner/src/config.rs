@@ -310,6 +310,11 @@ impl ExperimentFile {
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read experiment file {}", path.display()))?;
+        Self::parse(path, text)
+    }
+
+    /// Parses the text of an experiment file (named `path` in errors).
+    pub fn parse(path: &Path, text: String) -> Result<Self> {
         let mut base: Table = toml::from_str(&text).map_err(|e| {
             anyhow::anyhow!("{}: {}", path.display(), describe_toml_error(&text, &e))
         })?;
@@ -365,6 +370,7 @@ impl ExperimentFile {
             merge(&mut table, p);
         }
         apply_all(&mut table, overrides)?;
+        move_sampler_steps(&mut table)?;
         Ok(table)
     }
 
@@ -391,6 +397,32 @@ impl ExperimentFile {
             None => anyhow::anyhow!("{}: {}", self.path.display(), err.message),
         }
     }
+}
+
+/// `sampler.steps` is accepted as another name for `schedule.steps` (the number of
+/// sampling steps lives with the noise grid); giving both with different values is an error.
+fn move_sampler_steps(table: &mut Table) -> Result<()> {
+    let Some(steps) = table
+        .get_mut("sampler")
+        .and_then(Value::as_table_mut)
+        .and_then(|s| s.remove("steps"))
+    else {
+        return Ok(());
+    };
+    let schedule = table
+        .entry("schedule")
+        .or_insert_with(|| Value::Table(Table::new()));
+    let Value::Table(schedule) = schedule else {
+        bail!("schedule must be a table")
+    };
+    if let Some(existing) = schedule.get("steps").filter(|v| **v != steps) {
+        bail!("sampler.steps = {steps} and schedule.steps = {existing} disagree (sampler.steps is another name for schedule.steps)");
+    }
+    if !schedule.contains_key("kind") {
+        schedule.insert("kind".into(), Value::String("edm".into()));
+    }
+    schedule.insert("steps".into(), steps);
+    Ok(())
 }
 
 /// Deep merge of `over` into `base`: tables merge, other values replace.
@@ -662,5 +694,62 @@ fn describe_toml_error(text: &str, err: &toml::de::Error) -> String {
             format!("line {line}: {}", err.message())
         }
         None => err.message().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = "[experiment]\nname = \"t\"\n[data]\nkind = \"moons\"\n[sampler]\nkind = \"heun\"\n[profile.smoke]\nmetrics.samples = 10\n";
+
+    fn file() -> ExperimentFile {
+        ExperimentFile::parse(Path::new("t.toml"), FILE.into()).unwrap()
+    }
+
+    #[test]
+    fn sampler_steps_is_another_name_for_schedule_steps() {
+        let e = file().resolve(None, &["sampler.steps=40".into()]).unwrap();
+        assert_eq!(e.schedule.steps(), 40);
+        assert_eq!(e.schedule.kind(), "edm");
+        let err = file()
+            .resolve(
+                None,
+                &[
+                    "sampler.steps=40".into(),
+                    "schedule.kind=edm".into(),
+                    "schedule.steps=41".into(),
+                ],
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("disagree"), "{err}");
+    }
+
+    #[test]
+    fn errors_name_file_line_and_key() {
+        let err = file()
+            .resolve(None, &["sampler.skip=18".into()])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "t.toml: sampler.skip = 18 must be < schedule.steps = 18"
+        );
+        let err = file()
+            .resolve(None, &["model.kind=magic".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("[model]: unknown variant `magic`, expected one of"),
+            "{err}"
+        );
+        let err = file()
+            .resolve(None, &["bogus.x=1".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown table `bogus`"), "{err}");
+        assert_eq!(find_key_line(FILE, "sampler.kind"), Some(6));
+        assert_eq!(find_key_line(FILE, "data"), Some(3));
+        assert_eq!(find_key_line(FILE, "schedule.steps"), None);
     }
 }

@@ -26,6 +26,8 @@ pub struct RunOptions {
     pub profile: Option<String>,
     pub overrides: Vec<String>,
     pub shard: Option<Shard>,
+    /// Recompute every cell instead of reusing finished ones (e.g. after a code change).
+    pub fresh: bool,
     /// Root of `runs/`, `cache/` and `baselines/` (default `results`).
     pub results: PathBuf,
 }
@@ -108,7 +110,11 @@ pub fn run_experiment(path: &Path, options: &RunOptions) -> Result<RunOutcome> {
             humantime::format_rfc3339_seconds(SystemTime::now())
         );
     };
-    let done = load_records(&cells_dir)?;
+    let done = if options.fresh {
+        BTreeMap::new()
+    } else {
+        load_records(&cells_dir)?
+    };
     let todo: Vec<&Cell> = cells.iter().filter(|c| !done.contains_key(&c.id)).collect();
     say(format!(
         "run {} ({} cells: {} to run, {} reused)",

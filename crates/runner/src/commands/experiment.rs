@@ -19,6 +19,10 @@ pub struct ExperimentArgs {
     /// Override any key, e.g. --set sampler.steps=40 (repeatable; applied after the profile).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Recompute every cell instead of resuming (finished cells of this configuration are
+    /// otherwise reused, even if the code changed since; the manifest records the commit).
+    #[arg(long)]
+    pub fresh: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -36,6 +40,7 @@ fn options(args: &ExperimentArgs, results: &Path, shard: Option<Shard>) -> RunOp
         profile: args.profile.clone(),
         overrides: args.set.clone(),
         shard,
+        fresh: args.fresh,
         results: results.to_path_buf(),
     }
 }
