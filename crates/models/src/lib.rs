@@ -16,6 +16,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod classifier;
 pub mod denoiser;
+pub mod device;
 pub mod ema;
 pub mod error;
 pub mod init;

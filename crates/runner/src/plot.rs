@@ -55,6 +55,9 @@ pub struct PlotSpec {
     /// Published numbers drawn as dashed lines for comparison.
     #[serde(default)]
     pub reference: Vec<ReferenceSeries>,
+    /// Only rows whose columns equal these values, e.g. `{ dim = 2 }`.
+    #[serde(default)]
+    pub filter: std::collections::BTreeMap<String, toml::Value>,
 }
 
 /// Fixed published numbers drawn as a dashed line without markers.
@@ -190,6 +193,54 @@ fn check_positive(plot: &str, axis: &str, name: &str, values: &[f64]) -> Result<
             "plot {plot}: {axis} needs positive values but column `{name}` has {v} in row {row}"
         ),
         None => Ok(()),
+    }
+}
+
+/// The rows of `table` that match every `filter` entry of `spec` (compared as text, so
+/// `{ dim = 2 }` matches an integer column and `{ sampler = "heun" }` a string column).
+fn filter_rows(table: &Table, spec: &PlotSpec) -> Result<Table> {
+    let mut keep: Vec<bool> = vec![true; table.height()];
+    for (name, wanted) in &spec.filter {
+        let values = column(table, &spec.name, name, "filter")?;
+        let wanted = wanted
+            .as_str()
+            .map_or_else(|| wanted.to_string(), str::to_string);
+        for (i, k) in keep.iter_mut().enumerate() {
+            let text = cell_text(values, i);
+            let matches = text == wanted
+                || (text.parse::<f64>().ok().zip(wanted.parse::<f64>().ok()))
+                    .is_some_and(|(a, b)| a == b);
+            *k &= matches;
+        }
+    }
+    let rows: Vec<usize> = (0..table.height()).filter(|&i| keep[i]).collect();
+    if rows.is_empty() {
+        bail!(
+            "plot {}: filter {:?} matches no row",
+            spec.name,
+            spec.filter
+        );
+    }
+    let mut out = Table::default();
+    for (name, values) in &table.columns {
+        let picked = match values {
+            Values::F64(v) => Values::F64(rows.iter().map(|&i| v[i]).collect()),
+            Values::I64(v) => Values::I64(rows.iter().map(|&i| v[i]).collect()),
+            Values::Str(v) => Values::Str(rows.iter().map(|&i| v[i].clone()).collect()),
+            Values::Bool(v) => Values::Bool(rows.iter().map(|&i| v[i]).collect()),
+        };
+        out.push(name, picked)?;
+    }
+    Ok(out)
+}
+
+/// A series value as legend text: at most 34 characters, long ones shortened with "…".
+fn legend_text(value: &str) -> String {
+    const MAX: usize = 38;
+    if value.chars().count() <= MAX {
+        value.to_string()
+    } else {
+        format!("{}…", value.chars().take(MAX - 1).collect::<String>())
     }
 }
 
@@ -332,7 +383,7 @@ fn series_groups(table: &Table, spec: &PlotSpec) -> Result<Vec<(Option<String>, 
     let values = column(table, &spec.name, series, "series")?;
     let mut groups: Vec<(Option<String>, Vec<usize>)> = Vec::new();
     for i in 0..values.len() {
-        let text = format!("{series}={}", cell_text(values, i));
+        let text = legend_text(&format!("{series}={}", cell_text(values, i)));
         match groups
             .iter_mut()
             .find(|(v, _)| v.as_deref() == Some(text.as_str()))
@@ -444,6 +495,8 @@ fn register_fonts() -> Result<()> {
 /// Validates `spec` against `table` and writes `<out_dir>/<name>.png` and `.svg`;
 /// returns both paths.
 pub fn render(table: &Table, spec: &PlotSpec, out_dir: &Path) -> Result<Vec<PathBuf>> {
+    let filtered = filter_rows(table, spec)?;
+    let table = &filtered;
     spec.validate(table)?;
     let figure = Figure::new(table, spec)?;
     register_fonts()?;
@@ -654,6 +707,7 @@ mod tests {
             title: Some("Sliced W2 and FID against skipped steps".into()),
             x_label: Some("skipped steps".into()),
             y_label: None,
+            filter: Default::default(),
             reference: vec![ReferenceSeries {
                 label: "paper (Table 2)".into(),
                 x: vec![0.0, 2.0, 4.0],
@@ -717,6 +771,7 @@ mod tests {
             x: "x".into(),
             log_y: false,
             reference: vec![],
+            filter: Default::default(),
             ..spec()
         };
         let figure = Figure::new(&t, &spec).unwrap();
@@ -778,6 +833,7 @@ mod tests {
         let log_x = PlotSpec {
             log_x: true,
             reference: vec![],
+            filter: Default::default(),
             ..spec()
         };
         let err = log_x.validate(&t).unwrap_err().to_string();

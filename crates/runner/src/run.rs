@@ -156,6 +156,7 @@ pub fn run_experiment(path: &Path, options: &RunOptions) -> Result<RunOutcome> {
     let ordered: Vec<CellRecord> = cells.iter().map(|c| records[&c.id].clone()).collect();
     let result_table = assemble_table(&ordered, &experiment)?;
     result_table.write_parquet(&dir.join("table.parquet"))?;
+    remove_old_plots(&dir)?;
     for plot in &experiment.plot {
         crate::plot::render(&result_table, plot, &dir)
             .with_context(|| format!("plot {}", plot.name))?;
@@ -177,6 +178,18 @@ pub fn run_experiment(path: &Path, options: &RunOptions) -> Result<RunOutcome> {
         cells_run: todo.len(),
         cells_reused: cells.len() - todo.len(),
     })
+}
+
+/// Plots are presentation, not part of the run's identity: a renamed `[[plot]]` must not
+/// leave its old files behind.
+fn remove_old_plots(dir: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "png" || e == "svg") {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
 }
 
 fn describe(cell: &Cell) -> String {
