@@ -27,6 +27,14 @@ pub enum MetricError {
         reason: &'static str,
     },
 
+    /// A real-valued parameter is outside its domain.
+    #[error("{name} = {value} is invalid: {reason}")]
+    InvalidValue {
+        name: &'static str,
+        value: f64,
+        reason: String,
+    },
+
     /// An input holds NaN or ±∞.
     #[error("{name} contains a non-finite value at index {index}")]
     NonFinite { name: &'static str, index: usize },
@@ -58,5 +66,31 @@ pub(crate) fn check_len(
             got,
             expected,
         })
+    }
+}
+
+/// `Err(InvalidValue)` unless `value` is finite and > 0.
+pub(crate) fn check_positive(name: &'static str, value: f64) -> Result<(), MetricError> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(MetricError::InvalidValue {
+            name,
+            value,
+            reason: "must be finite and > 0".to_string(),
+        })
+    }
+}
+
+/// `Err(InvalidParameter)` when a count is 0.
+pub(crate) fn check_count(name: &'static str, value: usize) -> Result<(), MetricError> {
+    if value == 0 {
+        Err(MetricError::InvalidParameter {
+            name,
+            value,
+            reason: "must be ≥ 1",
+        })
+    } else {
+        Ok(())
     }
 }

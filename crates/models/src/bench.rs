@@ -1,1 +1,247 @@
-//! (in progress)
+//! Training-step micro-benchmarks behind `dlab bench`: the median wall time of one step
+//! (forward, MSE loss, backward, Adam update) on `Device::flex().autodiff()`, after warm-up.
+//!
+//! `scripts/bench_torch.py` times the same networks in PyTorch and prints the same
+//! `name_ms: value` lines, so the two can be compared in one session on one machine.
+//! Besides the full step, the MLP bench reports its three phases (forward + loss, backward,
+//! Adam step) — burn's Flex backend is eager and synchronous, so each phase's wall time is
+//! its own cost.
+
+use std::time::Instant;
+
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::{Device, Tensor};
+use samplers::rng::seeded;
+
+use crate::mlp::{sinusoidal_embedding, Mlp, MlpConfig};
+use crate::silu::fast_silu;
+use crate::train::{mse, TrainBatch};
+
+/// The benchmarked MLP: data dimension 64, width 512, 4 residual blocks (2 Linear each),
+/// noise embedding of size 64.
+pub const MLP_SHAPE: (usize, usize, usize, usize) = (64, 512, 4, 64);
+/// Examples per MLP training step.
+pub const MLP_BATCH: usize = 256;
+/// Adam learning rate used by every bench (its value does not affect the timing).
+const LR: f64 = 1e-3;
+
+/// How many steps a bench runs: `warmup` untimed, then `steps` timed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BenchSteps {
+    pub warmup: usize,
+    pub steps: usize,
+}
+
+impl Default for BenchSteps {
+    fn default() -> Self {
+        Self {
+            warmup: 5,
+            steps: 30,
+        }
+    }
+}
+
+/// Every bench with the default step counts, as `(name, milliseconds)` lines. Prints nothing.
+pub fn run_benchmarks() -> Vec<(String, f64)> {
+    run_benchmarks_with(BenchSteps::default())
+}
+
+/// Every bench with the given step counts.
+pub fn run_benchmarks_with(steps: BenchSteps) -> Vec<(String, f64)> {
+    let mut lines = mlp_bench(steps);
+    // UNet hook: add `unet_bench(steps)` here once `crate::unet::UNetConfig` exists.
+    lines.push(("threads".to_string(), burn_threads() as f64));
+    lines
+}
+
+/// Worker threads burn's CPU kernels may use: rayon's pool when the `rayon` feature of burn
+/// is on (it is not a dependency here, so this reports the machine's parallelism, which is
+/// what rayon's global pool defaults to), else 1.
+pub fn burn_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Median of `samples` (sorted in place); NaN when empty.
+pub fn median(samples: &mut [f64]) -> f64 {
+    if samples.is_empty() {
+        return f64::NAN;
+    }
+    samples.sort_by(f64::total_cmp);
+    let m = samples.len() / 2;
+    if samples.len() % 2 == 1 {
+        samples[m]
+    } else {
+        0.5 * (samples[m - 1] + samples[m])
+    }
+}
+
+fn ms_since(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+/// MLP training step on a fixed batch: `mlp_train_step_ms` plus its phases
+/// `mlp_forward_ms` (forward + MSE), `mlp_backward_ms` (backward + gradient collection) and
+/// `mlp_adam_ms` (optimizer update), each a median over the timed steps.
+pub fn mlp_bench(steps: BenchSteps) -> Vec<(String, f64)> {
+    mlp_bench_with("mlp", steps, |m, x, c| m.forward(x, c))
+}
+
+/// [`mlp_bench`] with another forward pass (same parameters), its lines prefixed `prefix`.
+pub fn mlp_bench_with(
+    prefix: &str,
+    steps: BenchSteps,
+    forward: impl Fn(&Mlp, Tensor<2>, Tensor<1>) -> Tensor<2>,
+) -> Vec<(String, f64)> {
+    let device = Device::flex().autodiff();
+    let mut rng = seeded(0xbe_c4);
+    let (dim, width, depth, emb_dim) = MLP_SHAPE;
+    let cfg = MlpConfig::new(dim, width, depth, emb_dim).expect("valid bench shape");
+    let mut model = cfg.init(&mut rng, &device);
+    let batch = TrainBatch::random_denoising(MLP_BATCH, dim, &mut rng, &device);
+    let mut optim = AdamConfig::new().init();
+    let (mut total, mut fwd, mut bwd, mut adam) = (vec![], vec![], vec![], vec![]);
+    for i in 0..steps.warmup + steps.steps {
+        let t0 = Instant::now();
+        let loss = mse(
+            forward(&model, batch.x.clone(), batch.c_noise.clone()),
+            batch.target.clone(),
+        );
+        let t1 = Instant::now();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let _ = loss.into_scalar::<f32>();
+        let t2 = Instant::now();
+        model = optim.step(LR, model, grads);
+        if i >= steps.warmup {
+            adam.push(ms_since(t2));
+            bwd.push((t2 - t1).as_secs_f64() * 1e3);
+            fwd.push((t1 - t0).as_secs_f64() * 1e3);
+            total.push(ms_since(t0));
+        }
+    }
+    vec![
+        (format!("{prefix}_train_step_ms"), median(&mut total)),
+        (format!("{prefix}_forward_ms"), median(&mut fwd)),
+        (format!("{prefix}_backward_ms"), median(&mut bwd)),
+        (format!("{prefix}_adam_ms"), median(&mut adam)),
+    ]
+}
+
+/// `Mlp::forward` with [`fast_silu`] in place of burn's `silu` (same parameters, same
+/// values to f32 rounding), to time the fused op before `Mlp` itself switches to it.
+pub fn mlp_forward_fast_silu(m: &Mlp, x: Tensor<2>, c_noise: Tensor<1>) -> Tensor<2> {
+    let emb = sinusoidal_embedding(c_noise, m.emb_dim);
+    let mut h = m.input.forward(x) + fast_silu(m.embed.forward(emb));
+    for b in &m.blocks {
+        h = h.clone() + b.lin2.forward(fast_silu(b.lin1.forward(fast_silu(h))));
+    }
+    m.output.forward(fast_silu(h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_samples() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert!(median(&mut []).is_nan());
+    }
+
+    #[test]
+    fn every_bench_runs_two_steps() {
+        let lines = run_benchmarks_with(BenchSteps {
+            warmup: 0,
+            steps: 2,
+        });
+        let names: Vec<&str> = lines.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "mlp_train_step_ms",
+                "mlp_forward_ms",
+                "mlp_backward_ms",
+                "mlp_adam_ms",
+                "threads"
+            ]
+        );
+        for (name, ms) in &lines {
+            assert!(ms.is_finite() && *ms > 0.0, "{name} = {ms}");
+        }
+    }
+
+    #[test]
+    fn fast_silu_forward_trains_like_the_plain_one() {
+        let device = Device::flex().autodiff();
+        let cfg = MlpConfig::new(8, 64, 2, 8).unwrap();
+        let run = |f: fn(&Mlp, Tensor<2>, Tensor<1>) -> Tensor<2>| {
+            let mut rng = seeded(7);
+            let mut model = cfg.init(&mut rng, &device);
+            let batch = TrainBatch::random_denoising(32, 8, &mut rng, &device);
+            let mut optim = AdamConfig::new().init();
+            (0..10)
+                .map(|_| {
+                    let loss = mse(
+                        f(&model, batch.x.clone(), batch.c_noise.clone()),
+                        batch.target.clone(),
+                    );
+                    let grads = GradientsParams::from_grads(loss.backward(), &model);
+                    let v = loss.into_scalar::<f32>();
+                    model = optim.step(1e-2, model.clone(), grads);
+                    v
+                })
+                .collect::<Vec<f32>>()
+        };
+        let plain = run(|m, x, c| m.forward(x, c));
+        let fast = run(mlp_forward_fast_silu);
+        for (p, f) in plain.iter().zip(&fast) {
+            assert!((p - f).abs() <= 1e-4 * p.abs(), "{plain:?} vs {fast:?}");
+        }
+    }
+
+    /// `cargo test -p models bench_report -- --ignored --nocapture` prints the timings.
+    #[test]
+    #[ignore]
+    fn bench_report() {
+        let mut lines = mlp_bench_with(
+            "mlp_fast_silu",
+            BenchSteps::default(),
+            mlp_forward_fast_silu,
+        );
+        lines.extend(run_benchmarks());
+        for (name, value) in lines {
+            println!("{name}: {value:.3}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tmp_probe {
+    use super::*;
+    #[test]
+    #[ignore]
+    fn probe_fast() {
+        println!(
+            "{:?}",
+            mlp_bench_with(
+                "f",
+                BenchSteps {
+                    warmup: 2,
+                    steps: 20
+                },
+                mlp_forward_fast_silu
+            )
+        );
+    }
+    #[test]
+    #[ignore]
+    fn probe_plain() {
+        println!(
+            "{:?}",
+            mlp_bench(BenchSteps {
+                warmup: 2,
+                steps: 20
+            })
+        );
+    }
+}

@@ -33,7 +33,14 @@ pub struct NetworkDenoiser {
 impl NetworkDenoiser {
     /// Wraps `net` (moved to inference mode) for data of dimension `dim`.
     pub fn new(net: Net, param: Parameterization, dim: usize, device: Device) -> Self {
-        Self { net, param, device, dim, guidance: None, chunk: 4096 }
+        Self {
+            net,
+            param,
+            device,
+            dim,
+            guidance: None,
+            chunk: 4096,
+        }
     }
 
     /// Conditional sampling with classifier-free guidance (seed 001's conditional score).
@@ -72,13 +79,19 @@ impl NetworkDenoiser {
         let Some(g) = &self.guidance else {
             return self.param.denoised(x, &self.raw(x, sigma, None), sigma);
         };
-        let labels: Vec<u32> = (0..x.n()).map(|i| g.labels[(offset + i) % g.labels.len()]).collect();
-        let cond = self.param.denoised(x, &self.raw(x, sigma, Some(&labels)), sigma);
+        let labels: Vec<u32> = (0..x.n())
+            .map(|i| g.labels[(offset + i) % g.labels.len()])
+            .collect();
+        let cond = self
+            .param
+            .denoised(x, &self.raw(x, sigma, Some(&labels)), sigma);
         if g.weight == 1.0 {
             return cond;
         }
         let null = vec![g.null_class; x.n()];
-        let uncond = self.param.denoised(x, &self.raw(x, sigma, Some(&null)), sigma);
+        let uncond = self
+            .param
+            .denoised(x, &self.raw(x, sigma, Some(&null)), sigma);
         uncond.lincomb(1.0 - g.weight, &cond, g.weight)
     }
 }
@@ -116,12 +129,18 @@ mod tests {
     #[test]
     fn denoiser_applies_the_parameterization_and_chunks_consistently() {
         let device = Device::flex();
-        let net = Net::Mlp(MlpConfig::new(3, 16, 1, 8).unwrap().init(&mut seeded(1), &device));
+        let net = Net::Mlp(
+            MlpConfig::new(3, 16, 1, 8)
+                .unwrap()
+                .init(&mut seeded(1), &device),
+        );
         let x = Batch::standard_normal(10, 3, &mut seeded(2));
         for param in [Parameterization::Eps, Parameterization::default()] {
             let d = NetworkDenoiser::new(net.clone(), param, 3, device.clone());
             let whole = d.denoise(&x, 0.8);
-            let chunked = NetworkDenoiser::new(net.clone(), param, 3, device.clone()).with_chunk(3).denoise(&x, 0.8);
+            let chunked = NetworkDenoiser::new(net.clone(), param, 3, device.clone())
+                .with_chunk(3)
+                .denoise(&x, 0.8);
             assert!(whole.max_abs_diff(&chunked) < 1e-6);
             // D = c_skip·x + c_out·F(c_in·x, c_noise) by hand from the raw output.
             let p = param.precond(0.8);

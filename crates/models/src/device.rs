@@ -10,14 +10,20 @@ pub fn select(name: &str) -> Result<Device, ModelError> {
     match name {
         "cpu" | "flex" => Ok(Device::flex()),
         cuda if cuda == "cuda" || cuda.starts_with("cuda:") => cuda_device(cuda),
-        other => Err(ModelError::invalid("device", other, "\"cpu\" or \"cuda\" (or \"cuda:N\")")),
+        other => Err(ModelError::invalid(
+            "device",
+            other,
+            "\"cpu\" or \"cuda\" (or \"cuda:N\")",
+        )),
     }
 }
 
 #[cfg(feature = "cuda")]
 fn cuda_device(name: &str) -> Result<Device, ModelError> {
     let index = match name.split_once(':') {
-        Some((_, n)) => n.parse::<usize>().map_err(|_| ModelError::invalid("device", name, "cuda:N with an integer N"))?,
+        Some((_, n)) => n
+            .parse::<usize>()
+            .map_err(|_| ModelError::invalid("device", name, "cuda:N with an integer N"))?,
         None => 0,
     };
     Ok(Device::cuda(index))
@@ -25,7 +31,11 @@ fn cuda_device(name: &str) -> Result<Device, ModelError> {
 
 #[cfg(not(feature = "cuda"))]
 fn cuda_device(name: &str) -> Result<Device, ModelError> {
-    Err(ModelError::invalid("device", name, "available only in a build with `--features cuda` (cargo build --features cuda)"))
+    Err(ModelError::invalid(
+        "device",
+        name,
+        "available only in a build with `--features cuda` (cargo build --features cuda)",
+    ))
 }
 
 /// A short description of the backend for run manifests.
@@ -46,6 +56,9 @@ mod tests {
         let err = select("tpu").unwrap_err().to_string();
         assert!(err.contains("device = tpu"), "{err}");
         #[cfg(not(feature = "cuda"))]
-        assert!(select("cuda").unwrap_err().to_string().contains("--features cuda"));
+        assert!(select("cuda")
+            .unwrap_err()
+            .to_string()
+            .contains("--features cuda"));
     }
 }

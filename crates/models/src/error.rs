@@ -12,10 +12,18 @@ pub enum ModelError {
     },
     /// A user-facing parameter out of range, named with its value.
     #[error("{key} = {value} must be {requirement}")]
-    Invalid { key: String, value: String, requirement: String },
+    Invalid {
+        key: String,
+        value: String,
+        requirement: String,
+    },
     /// Training produced a NaN or infinite loss.
     #[error("training diverged at step {step}: loss = {loss} (last finite loss: {last_finite})")]
-    Diverged { step: usize, loss: f64, last_finite: f64 },
+    Diverged {
+        step: usize,
+        loss: f64,
+        last_finite: f64,
+    },
     /// Reading or applying a burnpack record failed.
     #[error("checkpoint {path}: {message}")]
     Record { path: String, message: String },
@@ -24,6 +32,10 @@ pub enum ModelError {
 impl ModelError {
     /// An [`ModelError::Invalid`] naming `key` and `value`.
     pub fn invalid(key: &str, value: impl std::fmt::Display, requirement: &str) -> Self {
-        ModelError::Invalid { key: key.to_string(), value: value.to_string(), requirement: requirement.to_string() }
+        ModelError::Invalid {
+            key: key.to_string(),
+            value: value.to_string(),
+            requirement: requirement.to_string(),
+        }
     }
 }

@@ -2,24 +2,28 @@
 //!
 //! `h = W_in x + SiLU(W_emb φ(c_noise))`, then `depth` blocks `h ← h + W₂ SiLU(W₁ SiLU(h))`,
 //! then `F = W_out SiLU(h)`; φ is the sinusoidal embedding of [`sinusoidal_embedding`].
+//! A class-conditional MLP ([`MlpConfig::with_classes`]) adds a label embedding to φ:
+//! `φ(c_noise) + E[y]` ([`crate::conditioning`]).
 
 use burn::module::Module;
-use burn::nn::Linear;
+use burn::nn::{Embedding, Linear};
 use burn::tensor::activation::silu;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use samplers::rng::HostRng;
 
+use crate::conditioning::{embed_labels, label_embedding};
 use crate::error::ModelError;
 use crate::init::seeded_linear;
 
 /// Shape of an [`Mlp`]: data dimension, hidden width, number of residual blocks and the
-/// (even) size of the noise embedding.
+/// (even) size of the noise embedding; `num_classes` makes it class-conditional.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MlpConfig {
     pub dim: usize,
     pub width: usize,
     pub depth: usize,
     pub emb_dim: usize,
+    pub num_classes: Option<usize>,
 }
 
 impl MlpConfig {
@@ -44,6 +48,22 @@ impl MlpConfig {
             width,
             depth,
             emb_dim,
+            num_classes: None,
+        })
+    }
+
+    /// The class-conditional variant over `num_classes` ≥ 1 classes (plus the null class).
+    pub fn with_classes(self, num_classes: usize) -> Result<Self, ModelError> {
+        if num_classes == 0 {
+            return Err(ModelError::InvalidConfig {
+                name: "num_classes",
+                value: 0,
+                requirement: ">= 1",
+            });
+        }
+        Ok(Self {
+            num_classes: Some(num_classes),
+            ..self
         })
     }
 
@@ -54,6 +74,7 @@ impl MlpConfig {
             + linear(self.emb_dim, self.width)
             + self.depth * 2 * linear(self.width, self.width)
             + linear(self.width, self.dim)
+            + self.num_classes.map_or(0, |k| (k + 1) * self.emb_dim)
     }
 
     /// A freshly initialized network on `device`, its weights drawn from `rng`.
@@ -67,12 +88,18 @@ impl MlpConfig {
             })
             .collect();
         let output = seeded_linear(self.width, self.dim, rng, device);
+        // Drawn last, so an unconditional network's weights do not depend on this option.
+        let label_embed = self
+            .num_classes
+            .map(|k| label_embedding(k, self.emb_dim, rng, device));
         Mlp {
             input,
             embed,
             blocks,
             output,
             emb_dim: self.emb_dim,
+            label_embed,
+            num_classes: self.num_classes,
         }
     }
 }
@@ -99,11 +126,31 @@ pub struct Mlp {
     pub blocks: Vec<ResBlock>,
     pub output: Linear,
     pub emb_dim: usize,
+    /// Label embedding with `num_classes + 1` rows (last = null class) when conditional.
+    pub label_embed: Option<Embedding>,
+    pub num_classes: Option<usize>,
 }
 
 impl Mlp {
+    /// The unconditional forward pass (the null class for a conditional network).
     pub fn forward(&self, x: Tensor<2>, c_noise: Tensor<1>) -> Tensor<2> {
-        let emb = sinusoidal_embedding(c_noise, self.emb_dim);
+        self.forward_cond(x, c_noise, None)
+    }
+
+    /// `F(x, c_noise, y)`: labels `[n]` in `0..num_classes`, or `num_classes` / `None` for the
+    /// null class. An unconditional network ignores `labels`.
+    pub fn forward_cond(
+        &self,
+        x: Tensor<2>,
+        c_noise: Tensor<1>,
+        labels: Option<Tensor<1, Int>>,
+    ) -> Tensor<2> {
+        let n = x.dims()[0];
+        let device = x.device();
+        let mut emb = sinusoidal_embedding(c_noise, self.emb_dim);
+        if let Some(table) = &self.label_embed {
+            emb = emb + embed_labels(table, labels, n, &device);
+        }
         let mut h = self.input.forward(x) + silu(self.embed.forward(emb));
         for block in &self.blocks {
             h = block.forward(h);
@@ -192,5 +239,34 @@ mod tests {
         assert!(crate::checkpoint::load(wrong, &path).is_err());
         let after = tensor_to_batch(loaded.forward(x, c));
         assert_eq!(before.as_slice(), after.as_slice());
+    }
+    #[test]
+    fn conditional_mlp_uses_labels_and_none_is_the_null_class() {
+        use crate::conditioning::labels_to_tensor;
+        let device = Device::flex();
+        let cfg = MlpConfig::new(2, 8, 1, 4).unwrap().with_classes(3).unwrap();
+        assert!(MlpConfig::new(2, 8, 1, 4).unwrap().with_classes(0).is_err());
+        let model = cfg.init(&mut seeded(2), &device);
+        assert_eq!(cfg.num_params(), model.num_params());
+        assert_eq!(
+            cfg.num_params(),
+            MlpConfig::new(2, 8, 1, 4).unwrap().num_params() + 4 * 4
+        );
+        let x = batch_to_tensor(
+            &Batch::from_vec(2, 2, vec![0.1, -0.2, 0.3, 0.4]).unwrap(),
+            &device,
+        );
+        let c = vec_to_tensor(&[0.5, -1.0], &device);
+        let run = |labels: Option<&[u32]>| {
+            let labels = labels.map(|l| labels_to_tensor(l, &device));
+            tensor_to_batch(model.forward_cond(x.clone(), c.clone(), labels))
+        };
+        let null = run(Some(&[3, 3]));
+        assert_eq!(run(None).as_slice(), null.as_slice());
+        assert_eq!(
+            tensor_to_batch(model.forward(x.clone(), c.clone())).as_slice(),
+            null.as_slice()
+        );
+        assert!(run(Some(&[0, 1])).max_abs_diff(&null) > 1e-4);
     }
 }

@@ -35,7 +35,9 @@ fn default_sigma_data() -> f64 {
 
 impl Default for Parameterization {
     fn default() -> Self {
-        Parameterization::Edm { sigma_data: default_sigma_data() }
+        Parameterization::Edm {
+            sigma_data: default_sigma_data(),
+        }
     }
 }
 
@@ -77,7 +79,12 @@ impl Parameterization {
             Parameterization::V => (1.0 / (1.0 + sigma * sigma), -sigma * vp_in),
             Parameterization::Score => (1.0, sigma),
         };
-        Precond { c_skip, c_out, c_in: vp_in, c_noise: c_noise(sigma) }
+        Precond {
+            c_skip,
+            c_out,
+            c_in: vp_in,
+            c_noise: c_noise(sigma),
+        }
     }
 
     /// The network output F* that makes D exact for a clean x0: F* = (x0 − c_skip·x̂)/c_out.
@@ -164,13 +171,36 @@ mod tests {
             let x_hat = x0.lincomb(1.0, &eps, sigma);
             for p in ALL {
                 let back = p.denoised(&x_hat, &p.target(&x_hat, &x0, sigma), sigma);
-                assert!(back.max_abs_diff(&x0) < 1e-9 * (1.0 + sigma), "{p:?} σ = {sigma}");
+                assert!(
+                    back.max_abs_diff(&x0) < 1e-9 * (1.0 + sigma),
+                    "{p:?} σ = {sigma}"
+                );
             }
             // The targets are the named quantities.
-            assert!(Parameterization::Eps.target(&x_hat, &x0, sigma).max_abs_diff(&eps) < 1e-9);
-            assert!(Parameterization::X0.target(&x_hat, &x0, sigma).max_abs_diff(&x0) < 1e-12);
-            assert!(Parameterization::Score.target(&x_hat, &x0, sigma).max_abs_diff(&eps.scaled(-1.0)) < 1e-9);
-            assert!(Parameterization::V.target(&x_hat, &x0, sigma).max_abs_diff(&v_from_x0(&x_hat, &x0, sigma)) < 1e-9);
+            assert!(
+                Parameterization::Eps
+                    .target(&x_hat, &x0, sigma)
+                    .max_abs_diff(&eps)
+                    < 1e-9
+            );
+            assert!(
+                Parameterization::X0
+                    .target(&x_hat, &x0, sigma)
+                    .max_abs_diff(&x0)
+                    < 1e-12
+            );
+            assert!(
+                Parameterization::Score
+                    .target(&x_hat, &x0, sigma)
+                    .max_abs_diff(&eps.scaled(-1.0))
+                    < 1e-9
+            );
+            assert!(
+                Parameterization::V
+                    .target(&x_hat, &x0, sigma)
+                    .max_abs_diff(&v_from_x0(&x_hat, &x0, sigma))
+                    < 1e-9
+            );
         }
     }
 

@@ -14,13 +14,13 @@ use crate::ema::ema_update;
 use crate::error::ModelError;
 use crate::mlp::Mlp;
 use crate::net::Net;
+use crate::tensor::{batch_to_tensor, vec_to_tensor};
 use burn::grad_clipping::GradientClippingConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, AdamWConfig};
 use burn::tensor::Bytes;
 use samplers::rng::{derive_seed, seeded};
 use std::path::Path;
-use crate::tensor::{batch_to_tensor, vec_to_tensor};
 
 /// Network inputs `x`, `c_noise` and the regression target, as device tensors.
 #[derive(Debug, Clone)]
@@ -82,7 +82,6 @@ fn log_normal_sigma(p_mean: f64, p_std: f64, rng: &mut HostRng) -> f64 {
     let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
     (p_mean + p_std * z).exp()
 }
-
 
 /// The optimizer of a training run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -171,7 +170,11 @@ impl TrainConfig {
     /// Checks every key; errors name the key and value.
     pub fn validate(&self) -> Result<(), ModelError> {
         let bad = |key: &str, value: f64, requirement: &str| {
-            Err(ModelError::invalid(&format!("train.{key}"), value, requirement))
+            Err(ModelError::invalid(
+                &format!("train.{key}"),
+                value,
+                requirement,
+            ))
         };
         if self.steps == 0 {
             return bad("steps", 0.0, "≥ 1");
@@ -212,11 +215,18 @@ impl TrainConfig {
     }
 
     fn optimizer(&self) -> ModuleOptimizer {
-        let clip = self.grad_clip.map(|c| GradientClippingConfig::Norm(c as f32));
+        let clip = self
+            .grad_clip
+            .map(|c| GradientClippingConfig::Norm(c as f32));
         match self.optimizer {
             OptimizerKind::Adam => {
-                let decay = (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32));
-                AdamConfig::new().with_epsilon(1e-8).with_weight_decay(decay).with_grad_clipping(clip).init()
+                let decay = (self.weight_decay > 0.0)
+                    .then(|| WeightDecayConfig::new(self.weight_decay as f32));
+                AdamConfig::new()
+                    .with_epsilon(1e-8)
+                    .with_weight_decay(decay)
+                    .with_grad_clipping(clip)
+                    .init()
             }
             OptimizerKind::Adamw => AdamWConfig::new()
                 .with_epsilon(1e-8)
@@ -252,7 +262,8 @@ pub struct Trained {
 
 /// The objective as the training loop sees it: a loss on a minibatch of clean data
 /// (`x0`, optional labels), drawing its noise from `rng`.
-pub type LossFn<'a> = dyn Fn(&Net, &Batch, Option<&[u32]>, &mut HostRng) -> Result<Tensor<1>, ModelError> + 'a;
+pub type LossFn<'a> =
+    dyn Fn(&Net, &Batch, Option<&[u32]>, &mut HostRng) -> Result<Tensor<1>, ModelError> + 'a;
 
 /// Where [`fit`] keeps checkpoints: `model.bpk`, `ema.bpk`, `optim.bin`, `state.toml`.
 pub struct Checkpoints<'a> {
@@ -283,7 +294,11 @@ pub fn fit(
 ) -> Result<Trained, ModelError> {
     cfg.validate()?;
     if data.n() == 0 {
-        return Err(ModelError::invalid("data", 0.0, "must hold at least one example"));
+        return Err(ModelError::invalid(
+            "data",
+            0.0,
+            "must hold at least one example",
+        ));
     }
     let mut optim = cfg.optimizer();
     let mut ema = net.clone();
@@ -298,7 +313,9 @@ pub fn fit(
     let mut last_finite = curve.last().map_or(f64::NAN, |p: &CurvePoint| p.loss);
     for step in start..cfg.steps {
         let mut rng = seeded(derive_seed(seed, &format!("step/{step}")));
-        let idx: Vec<usize> = (0..cfg.batch_size).map(|_| rng.random_range(0..data.n())).collect();
+        let idx: Vec<usize> = (0..cfg.batch_size)
+            .map(|_| rng.random_range(0..data.n()))
+            .collect();
         let x0 = data.select_rows(&idx);
         let batch_labels = labels.map(|l| {
             idx.iter()
@@ -312,16 +329,28 @@ pub fn fit(
         let grads = GradientsParams::from_grads(value_tensor.backward(), &net);
         let value = f64::from(value_tensor.into_scalar::<f32>());
         if !value.is_finite() {
-            return Err(ModelError::Diverged { step, loss: value, last_finite });
+            return Err(ModelError::Diverged {
+                step,
+                loss: value,
+                last_finite,
+            });
         }
         last_finite = value;
         let lr = cfg.lr_at(step);
         net = optim.step(lr, net, grads);
         ema = ema_update(ema, &net, cfg.ema_decay);
         if step % cfg.log_every == 0 || step + 1 == cfg.steps {
-            curve.push(CurvePoint { step, loss: value, lr });
+            curve.push(CurvePoint {
+                step,
+                loss: value,
+                lr,
+            });
         }
-        progress(Progress { step: step + 1, steps: cfg.steps, loss: value });
+        progress(Progress {
+            step: step + 1,
+            steps: cfg.steps,
+            loss: value,
+        });
         let due = cfg.checkpoint_every > 0 && (step + 1) % cfg.checkpoint_every == 0;
         if let Some(c) = &checkpoints {
             if due || step + 1 == cfg.steps {
@@ -333,10 +362,20 @@ pub fn fit(
 }
 
 fn io_error(path: &Path, e: impl ToString) -> ModelError {
-    ModelError::Record { path: path.display().to_string(), message: e.to_string() }
+    ModelError::Record {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
 }
 
-fn write_checkpoint(dir: &Path, step: usize, curve: &[CurvePoint], net: &Net, ema: &Net, optim: &ModuleOptimizer) -> Result<(), ModelError> {
+fn write_checkpoint(
+    dir: &Path,
+    step: usize,
+    curve: &[CurvePoint],
+    net: &Net,
+    ema: &Net,
+    optim: &ModuleOptimizer,
+) -> Result<(), ModelError> {
     std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
     // Each file is written beside its final name and renamed, state.toml last, so a
     // checkpoint is either complete or the previous one.
@@ -344,27 +383,42 @@ fn write_checkpoint(dir: &Path, step: usize, curve: &[CurvePoint], net: &Net, em
     std::fs::create_dir_all(&tmp).map_err(|e| io_error(&tmp, e))?;
     checkpoint::save(net.clone(), &tmp.join("model.bpk"))?;
     checkpoint::save(ema.clone(), &tmp.join("ema.bpk"))?;
-    let bytes = optim.into_bytes().map_err(|e| io_error(&tmp.join("optim.bin"), format!("{e:?}")))?;
+    let bytes = optim
+        .into_bytes()
+        .map_err(|e| io_error(&tmp.join("optim.bin"), format!("{e:?}")))?;
     std::fs::write(tmp.join("optim.bin"), &bytes[..]).map_err(|e| io_error(&tmp, e))?;
-    let state = toml::to_string(&CheckpointState { step, curve: curve.to_vec() }).map_err(|e| io_error(dir, e))?;
+    let state = toml::to_string(&CheckpointState {
+        step,
+        curve: curve.to_vec(),
+    })
+    .map_err(|e| io_error(dir, e))?;
     std::fs::write(tmp.join("state.toml"), state).map_err(|e| io_error(&tmp, e))?;
     for name in ["model.bpk", "ema.bpk", "optim.bin", "state.toml"] {
-        std::fs::rename(tmp.join(name), dir.join(name)).map_err(|e| io_error(&dir.join(name), e))?;
+        std::fs::rename(tmp.join(name), dir.join(name))
+            .map_err(|e| io_error(&dir.join(name), e))?;
     }
-    Ok(())
+    std::fs::remove_dir(&tmp).map_err(|e| io_error(&tmp, e))
 }
 
 type Restored = (CheckpointState, Net, Net, ModuleOptimizer);
 
-fn read_checkpoint(dir: &Path, net: &Net, optim: ModuleOptimizer) -> Result<Option<Restored>, ModelError> {
+fn read_checkpoint(
+    dir: &Path,
+    net: &Net,
+    optim: ModuleOptimizer,
+) -> Result<Option<Restored>, ModelError> {
     let state_path = dir.join("state.toml");
-    let Ok(text) = std::fs::read_to_string(&state_path) else { return Ok(None) };
+    let Ok(text) = std::fs::read_to_string(&state_path) else {
+        return Ok(None);
+    };
     let state: CheckpointState = toml::from_str(&text).map_err(|e| io_error(&state_path, e))?;
     let restored = checkpoint::load(net.clone(), &dir.join("model.bpk"))?;
     let ema = checkpoint::load(net.clone(), &dir.join("ema.bpk"))?;
     let optim_path = dir.join("optim.bin");
     let bytes = std::fs::read(&optim_path).map_err(|e| io_error(&optim_path, e))?;
-    let optim = optim.from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| io_error(&optim_path, format!("{e:?}")))?;
+    let optim = optim
+        .from_bytes(Bytes::from_bytes_vec(bytes))
+        .map_err(|e| io_error(&optim_path, format!("{e:?}")))?;
     Ok(Some((state, restored, ema, optim)))
 }
 

@@ -2,6 +2,7 @@
 //! from a checkpoint, reproducibility, and the stop on a non-finite loss.
 
 use analytic::{Distribution, GaussianMixture};
+use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use models::denoiser::NetworkDenoiser;
 use models::mlp::MlpConfig;
@@ -9,7 +10,6 @@ use models::net::Net;
 use models::precond::Parameterization;
 use models::tensor::{batch_to_tensor, vec_to_tensor};
 use models::train::{fit, Checkpoints, TrainConfig};
-use burn::module::Module;
 use models::ModelError;
 use rand::Rng;
 use samplers::rng::{seeded, HostRng};
@@ -18,12 +18,22 @@ use samplers::{score_from_denoised, Batch, Denoiser};
 fn mixture() -> GaussianMixture {
     let means = vec![vec![-2.0, 0.0], vec![2.0, 1.0], vec![0.0, -2.0]];
     let cov = vec![0.15, 0.05, 0.05, 0.1];
-    GaussianMixture::new(vec![0.3, 0.3, 0.4], means, vec![cov.clone(), cov.clone(), cov]).unwrap()
+    GaussianMixture::new(
+        vec![0.3, 0.3, 0.4],
+        means,
+        vec![cov.clone(), cov.clone(), cov],
+    )
+    .unwrap()
 }
 
 /// EDM loss (Karras et al. 2022): ln σ ~ N(−1.2, 1.2²), λ(σ)‖D − x0‖² with
 /// λ = (σ² + σ_d²)/(σσ_d)², D = c_skip·x̂ + c_out·F(c_in·x̂, c_noise).
-fn edm_loss(net: &Net, x0: &Batch, _labels: Option<&[u32]>, rng: &mut HostRng) -> Result<Tensor<1>, ModelError> {
+fn edm_loss(
+    net: &Net,
+    x0: &Batch,
+    _labels: Option<&[u32]>,
+    rng: &mut HostRng,
+) -> Result<Tensor<1>, ModelError> {
     let param = Parameterization::default();
     let device = Device::flex().autodiff();
     let n = x0.n();
@@ -35,9 +45,14 @@ fn edm_loss(net: &Net, x0: &Batch, _labels: Option<&[u32]>, rng: &mut HostRng) -
         .collect();
     let eps = Batch::standard_normal(n, x0.dim(), rng);
     let mut x_hat = x0.clone();
-    let (mut c_in, mut c_skip, mut c_out, mut c_noise, mut weight) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut c_in, mut c_skip, mut c_out, mut c_noise, mut weight) =
+        (vec![], vec![], vec![], vec![], vec![]);
     for (i, &s) in sigmas.iter().enumerate() {
-        x_hat.row_mut(i).iter_mut().zip(eps.row(i)).for_each(|(x, e)| *x += s * e);
+        x_hat
+            .row_mut(i)
+            .iter_mut()
+            .zip(eps.row(i))
+            .for_each(|(x, e)| *x += s * e);
         let p = param.precond(s);
         c_in.push(p.c_in);
         c_skip.push(p.c_skip);
@@ -47,7 +62,11 @@ fn edm_loss(net: &Net, x0: &Batch, _labels: Option<&[u32]>, rng: &mut HostRng) -
     }
     let col = |v: &[f64]| vec_to_tensor(v, &device).unsqueeze_dim::<2>(1);
     let x = batch_to_tensor(&x_hat, &device);
-    let f = net.forward(x.clone() * col(&c_in), vec_to_tensor(&c_noise, &device), None);
+    let f = net.forward(
+        x.clone() * col(&c_in),
+        vec_to_tensor(&c_noise, &device),
+        None,
+    );
     let d = x * col(&c_skip) + f * col(&c_out);
     Ok(((d - batch_to_tensor(x0, &device)).square() * col(&weight)).mean())
 }
@@ -63,22 +82,54 @@ fn rand_distr_normal() -> impl rand::distr::Distribution<f64> {
 }
 
 fn config(steps: usize) -> TrainConfig {
-    TrainConfig { steps, batch_size: 256, lr: 3e-3, warmup: 20, ema_decay: 0.99, log_every: 1, ..TrainConfig::default() }
+    TrainConfig {
+        steps,
+        batch_size: 256,
+        lr: 3e-3,
+        warmup: 20,
+        ema_decay: 0.99,
+        log_every: 1,
+        ..TrainConfig::default()
+    }
 }
 
 fn net(seed: u64) -> Net {
-    Net::Mlp(MlpConfig::new(2, 64, 2, 16).unwrap().init(&mut seeded(seed), &Device::flex().autodiff()))
+    Net::Mlp(
+        MlpConfig::new(2, 64, 2, 16)
+            .unwrap()
+            .init(&mut seeded(seed), &Device::flex().autodiff()),
+    )
 }
 
 #[test]
 fn a_small_mlp_learns_the_mixture_denoiser() {
     let gmm = mixture();
     let data = gmm.sample(4000, &mut seeded(1));
-    let trained = fit(net(2), &data, None, None, &config(600), &edm_loss, 3, None, &mut |_| {}).unwrap();
-    let model = NetworkDenoiser::new(trained.ema.valid(), Parameterization::default(), 2, Device::flex());
+    let trained = fit(
+        net(2),
+        &data,
+        None,
+        None,
+        &config(600),
+        &edm_loss,
+        3,
+        None,
+        &mut |_| {},
+    )
+    .unwrap();
+    let model = NetworkDenoiser::new(
+        trained.ema.valid(),
+        Parameterization::default(),
+        2,
+        Device::flex(),
+    );
     // Score explained variance at σ = 1 on probes = data + σ·noise (Wang & Vastola's tables).
     let sigma = 1.0;
-    let probes = gmm.sample(2000, &mut seeded(4)).lincomb(1.0, &Batch::standard_normal(2000, 2, &mut seeded(5)), sigma);
+    let probes = gmm.sample(2000, &mut seeded(4)).lincomb(
+        1.0,
+        &Batch::standard_normal(2000, 2, &mut seeded(5)),
+        sigma,
+    );
     let s_net = score_from_denoised(&probes, &model.denoise(&probes, sigma), sigma);
     let s_ref = gmm.score(&probes, sigma);
     let ev = 1.0 - (&s_net - &s_ref).squared_norm() / s_ref.squared_norm();
@@ -88,25 +139,92 @@ fn a_small_mlp_learns_the_mixture_denoiser() {
 #[test]
 fn resuming_from_a_checkpoint_continues_exactly() {
     let data = mixture().sample(500, &mut seeded(6));
-    let bits = |c: &[models::train::CurvePoint]| c.iter().map(|p| (p.step, p.loss.to_bits())).collect::<Vec<_>>();
-    let straight = fit(net(7), &data, None, None, &config(12), &edm_loss, 8, None, &mut |_| {}).unwrap();
-    let again = fit(net(7), &data, None, None, &config(12), &edm_loss, 8, None, &mut |_| {}).unwrap();
-    assert_eq!(bits(&straight.curve), bits(&again.curve), "same seed, same loss curve");
+    let bits = |c: &[models::train::CurvePoint]| {
+        c.iter()
+            .map(|p| (p.step, p.loss.to_bits()))
+            .collect::<Vec<_>>()
+    };
+    let straight = fit(
+        net(7),
+        &data,
+        None,
+        None,
+        &config(12),
+        &edm_loss,
+        8,
+        None,
+        &mut |_| {},
+    )
+    .unwrap();
+    let again = fit(
+        net(7),
+        &data,
+        None,
+        None,
+        &config(12),
+        &edm_loss,
+        8,
+        None,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(
+        bits(&straight.curve),
+        bits(&again.curve),
+        "same seed, same loss curve"
+    );
 
     let dir = std::env::temp_dir().join(format!("models-resume-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let first = fit(net(7), &data, None, None, &config(6), &edm_loss, 8, Some(Checkpoints { dir: &dir }), &mut |_| {}).unwrap();
+    let first = fit(
+        net(7),
+        &data,
+        None,
+        None,
+        &config(6),
+        &edm_loss,
+        8,
+        Some(Checkpoints { dir: &dir }),
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(first.curve.len(), 6);
     let mut resumed_from = None;
-    let resumed = fit(net(7), &data, None, None, &config(12), &edm_loss, 8, Some(Checkpoints { dir: &dir }), &mut |p| {
-        resumed_from.get_or_insert(p.step);
-    })
+    let resumed = fit(
+        net(7),
+        &data,
+        None,
+        None,
+        &config(12),
+        &edm_loss,
+        8,
+        Some(Checkpoints { dir: &dir }),
+        &mut |p| {
+            resumed_from.get_or_insert(p.step);
+        },
+    )
     .unwrap();
-    assert_eq!(resumed_from, Some(7), "the second run starts after the checkpoint");
+    assert_eq!(
+        resumed_from,
+        Some(7),
+        "the second run starts after the checkpoint"
+    );
     assert_eq!(bits(&resumed.curve), bits(&straight.curve));
     let x = Batch::standard_normal(5, 2, &mut seeded(9));
-    let a = NetworkDenoiser::new(resumed.ema.valid(), Parameterization::default(), 2, Device::flex()).denoise(&x, 0.5);
-    let b = NetworkDenoiser::new(straight.ema.valid(), Parameterization::default(), 2, Device::flex()).denoise(&x, 0.5);
+    let a = NetworkDenoiser::new(
+        resumed.ema.valid(),
+        Parameterization::default(),
+        2,
+        Device::flex(),
+    )
+    .denoise(&x, 0.5);
+    let b = NetworkDenoiser::new(
+        straight.ema.valid(),
+        Parameterization::default(),
+        2,
+        Device::flex(),
+    )
+    .denoise(&x, 0.5);
     assert_eq!(a, b, "the resumed EMA equals the uninterrupted one");
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -118,17 +236,51 @@ fn a_non_finite_loss_stops_training_naming_the_step() {
     let poisoned = |net: &Net, x0: &Batch, l: Option<&[u32]>, rng: &mut HostRng| {
         calls.set(calls.get() + 1);
         let loss = edm_loss(net, x0, l, rng)?;
-        Ok(if calls.get() == 4 { loss * f32::NAN } else { loss })
+        Ok(if calls.get() == 4 {
+            loss * f32::NAN
+        } else {
+            loss
+        })
     };
-    let err = fit(net(11), &data, None, None, &config(10), &poisoned, 1, None, &mut |_| {}).err().expect("must diverge");
+    let err = fit(
+        net(11),
+        &data,
+        None,
+        None,
+        &config(10),
+        &poisoned,
+        1,
+        None,
+        &mut |_| {},
+    )
+    .err()
+    .expect("must diverge");
     match err {
-        ModelError::Diverged { step, last_finite, .. } => {
+        ModelError::Diverged {
+            step, last_finite, ..
+        } => {
             assert_eq!(step, 3);
             assert!(last_finite.is_finite());
         }
         other => panic!("{other}"),
     }
-    let bad = TrainConfig { lr: -1.0, ..config(5) };
-    let err = fit(net(11), &data, None, None, &bad, &edm_loss, 1, None, &mut |_| {}).err().unwrap().to_string();
+    let bad = TrainConfig {
+        lr: -1.0,
+        ..config(5)
+    };
+    let err = fit(
+        net(11),
+        &data,
+        None,
+        None,
+        &bad,
+        &edm_loss,
+        1,
+        None,
+        &mut |_| {},
+    )
+    .err()
+    .unwrap()
+    .to_string();
     assert_eq!(err, "train.lr = -1 must be > 0");
 }

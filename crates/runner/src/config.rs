@@ -123,6 +123,54 @@ pub enum ModelSpec {
     },
     /// The empirical (delta-mixture) denoiser of the training split: it memorizes.
     Delta,
+    /// A burn network trained on the training split (cached; see [`NetworkSpec`]).
+    Network(NetworkSpec),
+}
+
+/// `[model] kind = "network"`: architecture, parameterization, objective and training.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// `[model.net]`: `arch = "mlp"` (width, depth, emb_dim) or `"unet"` (base, mults, …).
+    #[serde(default = "default_net")]
+    pub net: models::net::NetConfig,
+    /// `[model.parameterization]`: `kind = "edm"` (sigma_data), `eps`, `x0`, `v`, `score`.
+    #[serde(default)]
+    pub parameterization: models::precond::Parameterization,
+    /// `[model.objective]`: `kind = "edm"`, `l_simple`, `vlb`, `hybrid`, `x0_mse`, `ncsn`, `implicit_sm`.
+    #[serde(default = "default_objective")]
+    pub objective: models::objectives::Objective,
+    /// `[model.train]`: steps, batch_size, lr, warmup, optimizer, weight_decay, grad_clip, ema_decay, …
+    #[serde(default)]
+    pub train: models::train::TrainConfig,
+    /// Sample with the EMA weights (true) or the last iterate.
+    #[serde(default = "yes")]
+    pub use_ema: bool,
+    /// `cpu` (burn Flex) or `cuda` (build with `--features cuda`).
+    #[serde(default = "default_device")]
+    pub device: String,
+    /// Condition on the data's class labels (label dropout from `train.label_dropout`).
+    #[serde(default)]
+    pub conditional: bool,
+    /// Classifier-free guidance weight w when conditional (1 = plain conditional).
+    #[serde(default = "one_f64")]
+    pub guidance: f64,
+}
+
+fn default_net() -> models::net::NetConfig {
+    toml::from_str("arch = \"mlp\"").expect("default network config")
+}
+fn default_objective() -> models::objectives::Objective {
+    toml::from_str("kind = \"edm\"").expect("default objective")
+}
+fn yes() -> bool {
+    true
+}
+fn default_device() -> String {
+    "cpu".into()
+}
+fn one_f64() -> f64 {
+    1.0
 }
 
 fn default_tol() -> f64 {
@@ -454,8 +502,18 @@ impl KeyError {
     }
 }
 
+/// The `kind` a table has when it names none (as when only `schedule.steps` is swept).
+const DEFAULT_KINDS: [(&str, &str); 3] =
+    [("schedule", "edm"), ("sampler", "heun"), ("model", "exact")];
+
 /// Deserializes table by table so an error can name its table.
-fn parse_experiment(table: Table) -> Result<Experiment, KeyError> {
+fn parse_experiment(mut table: Table) -> Result<Experiment, KeyError> {
+    for (name, kind) in DEFAULT_KINDS {
+        if let Some(Value::Table(t)) = table.get_mut(name) {
+            t.entry("kind")
+                .or_insert_with(|| Value::String(kind.into()));
+        }
+    }
     const TABLES: [&str; 12] = [
         "experiment",
         "data",

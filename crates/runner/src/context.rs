@@ -121,6 +121,7 @@ pub fn cell_denoiser(e: &Experiment, data: &CellData, cache: &Path) -> Result<Ar
             ModelSpec::Isotropic => Arc::new(isotropic_fit(train)?),
             ModelSpec::Delta => Arc::new(DeltaMixture::new(train.clone())?),
             ModelSpec::GmmFit { components, iters, reg } => Arc::new(cached_gmm(e, train, *components, *iters, *reg, cache)?),
+            ModelSpec::Network(spec) => Arc::new(crate::network::trained_denoiser(e, spec, data, &data_key(e), cache)?),
         })
     })?;
     Ok(model.as_ref().clone())

@@ -47,6 +47,8 @@ enum Command {
         #[arg(required = true)]
         shards: Vec<PathBuf>,
     },
+    /// Fréchet distance between two feature files (.npy 2-D f32/f64, or Parquet with one numeric column per feature).
+    Fd { a: PathBuf, b: PathBuf },
     /// Write results/REPORT.md: every experiment's latest table, plots and check status.
     Report {
         /// Directory of experiment files.
@@ -75,6 +77,7 @@ fn main() -> std::process::ExitCode {
         Command::List { dir } => commands::experiment::list(dir).map(|()| true),
         Command::Show { run } => commands::experiment::show(run, results).map(|()| true),
         Command::Merge { shards } => commands::experiment::merge(shards).map(|()| true),
+        Command::Fd { a, b } => commands::features::fd(a, b).map(|()| true),
         Command::Report { experiments } => {
             commands::report::report(experiments, results).map(|()| true)
         }
