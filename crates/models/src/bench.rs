@@ -9,6 +9,7 @@
 
 use std::time::Instant;
 
+use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Tensor};
 use samplers::rng::seeded;
@@ -16,12 +17,15 @@ use samplers::rng::seeded;
 use crate::mlp::{sinusoidal_embedding, Mlp, MlpConfig};
 use crate::silu::fast_silu;
 use crate::train::{mse, TrainBatch};
+use crate::unet::UNetConfig;
 
 /// The benchmarked MLP: data dimension 64, width 512, 4 residual blocks (2 Linear each),
 /// noise embedding of size 64.
 pub const MLP_SHAPE: (usize, usize, usize, usize) = (64, 512, 4, 64);
 /// Examples per MLP training step.
 pub const MLP_BATCH: usize = 256;
+/// Examples (8×8×1 images) per UNet training step.
+pub const UNET_BATCH: usize = 128;
 /// Adam learning rate used by every bench (its value does not affect the timing).
 const LR: f64 = 1e-3;
 
@@ -49,7 +53,7 @@ pub fn run_benchmarks() -> Vec<(String, f64)> {
 /// Every bench with the given step counts.
 pub fn run_benchmarks_with(steps: BenchSteps) -> Vec<(String, f64)> {
     let mut lines = mlp_bench(steps);
-    // UNet hook: add `unet_bench(steps)` here once `crate::unet::UNetConfig` exists.
+    lines.extend(unet_bench(steps));
     lines.push(("threads".to_string(), burn_threads() as f64));
     lines
 }
@@ -75,10 +79,6 @@ pub fn median(samples: &mut [f64]) -> f64 {
     }
 }
 
-fn ms_since(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1e3
-}
-
 /// MLP training step on a fixed batch: `mlp_train_step_ms` plus its phases
 /// `mlp_forward_ms` (forward + MSE), `mlp_backward_ms` (backward + gradient collection) and
 /// `mlp_adam_ms` (optimizer update), each a median over the timed steps.
@@ -96,26 +96,60 @@ pub fn mlp_bench_with(
     let mut rng = seeded(0xbe_c4);
     let (dim, width, depth, emb_dim) = MLP_SHAPE;
     let cfg = MlpConfig::new(dim, width, depth, emb_dim).expect("valid bench shape");
-    let mut model = cfg.init(&mut rng, &device);
+    let model = cfg.init(&mut rng, &device);
     let batch = TrainBatch::random_denoising(MLP_BATCH, dim, &mut rng, &device);
+    time_train_steps(prefix, steps, model, |m| {
+        mse(
+            forward(m, batch.x.clone(), batch.c_noise.clone()),
+            batch.target.clone(),
+        )
+    })
+}
+
+/// UNet training step (`UNetConfig::new(1, 8, 8)`: base 32, mults [1, 2], one block per
+/// level, attention at 4×4) on a fixed batch of [`UNET_BATCH`] 8×8×1 images: `unet_*` lines
+/// as for the MLP.
+pub fn unet_bench(steps: BenchSteps) -> Vec<(String, f64)> {
+    let device = Device::flex().autodiff();
+    let mut rng = seeded(0xbe_c5);
+    let cfg = UNetConfig::new(1, 8, 8);
+    let model = cfg.init(&mut rng, &device).expect("valid bench shape");
+    let batch = TrainBatch::random_denoising(UNET_BATCH, cfg.dim(), &mut rng, &device);
+    time_train_steps("unet", steps, model, |m| {
+        mse(
+            m.forward(batch.x.clone(), batch.c_noise.clone(), None),
+            batch.target.clone(),
+        )
+    })
+}
+
+/// Runs `steps.warmup + steps.steps` Adam steps on `loss(model)` and returns the medians of the
+/// timed steps: `{prefix}_train_step_ms`, `{prefix}_forward_ms` (loss evaluation),
+/// `{prefix}_backward_ms` (backward, gradient collection, reading the loss) and
+/// `{prefix}_adam_ms` (the update).
+fn time_train_steps<M: Module>(
+    prefix: &str,
+    steps: BenchSteps,
+    mut model: M,
+    loss: impl Fn(&M) -> Tensor<1>,
+) -> Vec<(String, f64)> {
     let mut optim = AdamConfig::new().init();
     let (mut total, mut fwd, mut bwd, mut adam) = (vec![], vec![], vec![], vec![]);
     for i in 0..steps.warmup + steps.steps {
         let t0 = Instant::now();
-        let loss = mse(
-            forward(&model, batch.x.clone(), batch.c_noise.clone()),
-            batch.target.clone(),
-        );
+        let value = loss(&model);
         let t1 = Instant::now();
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        let _ = loss.into_scalar::<f32>();
+        let grads = GradientsParams::from_grads(value.backward(), &model);
+        let _ = value.into_scalar::<f32>();
         let t2 = Instant::now();
         model = optim.step(LR, model, grads);
+        let t3 = Instant::now();
         if i >= steps.warmup {
-            adam.push(ms_since(t2));
-            bwd.push((t2 - t1).as_secs_f64() * 1e3);
-            fwd.push((t1 - t0).as_secs_f64() * 1e3);
-            total.push(ms_since(t0));
+            let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
+            total.push(ms(t0, t3));
+            fwd.push(ms(t0, t1));
+            bwd.push(ms(t1, t2));
+            adam.push(ms(t2, t3));
         }
     }
     vec![
@@ -232,6 +266,36 @@ mod tmp_probe {
                 mlp_forward_fast_silu
             )
         );
+    }
+    #[test]
+    #[ignore]
+    fn probe_ab() {
+        for _ in 0..4 {
+            let a = mlp_bench(BenchSteps {
+                warmup: 2,
+                steps: 15,
+            });
+            let b = mlp_bench_with(
+                "f",
+                BenchSteps {
+                    warmup: 2,
+                    steps: 15,
+                },
+                mlp_forward_fast_silu,
+            );
+            println!(
+                "plain {:?}",
+                a.iter()
+                    .map(|x| (x.1 * 10.0).round() / 10.0)
+                    .collect::<Vec<_>>()
+            );
+            println!(
+                "fast  {:?}",
+                b.iter()
+                    .map(|x| (x.1 * 10.0).round() / 10.0)
+                    .collect::<Vec<_>>()
+            );
+        }
     }
     #[test]
     #[ignore]

@@ -295,6 +295,14 @@ pub enum MetricName {
     MeanErr,
     /// ‖Cov(samples) − Cov(reference)‖_F / ‖Cov(reference)‖_F.
     CovErr,
+    /// Fréchet distance on raw pixels (the same computation as `frechet_to_data`, named
+    /// for image data).
+    FdPixels,
+    /// Fréchet distance on the digits classifier's penultimate features (not Inception:
+    /// not comparable with published FID numbers).
+    FidClassifier,
+    /// KID (unbiased MMD², cubic kernel) on the digits classifier's features.
+    KidClassifier,
 }
 
 impl MetricName {
@@ -304,7 +312,15 @@ impl MetricName {
             MetricName::SlicedWasserstein => "sliced_wasserstein",
             MetricName::MeanErr => "mean_err",
             MetricName::CovErr => "cov_err",
+            MetricName::FdPixels => "fd_pixels",
+            MetricName::FidClassifier => "fid_classifier",
+            MetricName::KidClassifier => "kid_classifier",
         }
+    }
+
+    /// Whether the metric needs the classifier feature network.
+    pub fn needs_classifier(self) -> bool {
+        matches!(self, MetricName::FidClassifier | MetricName::KidClassifier)
     }
 }
 

@@ -207,3 +207,20 @@ fn read_gmm(path: &Path) -> Result<GaussianMixture> {
         toml::from_str(&text).with_context(|| format!("{} is not a stored GMM", path.display()))?;
     Ok(GaussianMixture::new(s.weights, s.means, s.covariances)?)
 }
+
+/// The digits-classifier feature network for this experiment's data (once per run).
+pub fn feature_net(
+    e: &Experiment,
+    data: &CellData,
+    cache: &Path,
+) -> Result<Arc<crate::features::FeatureNet>> {
+    let key = data_key(e);
+    memo(format!("features/{key}"), || {
+        crate::features::digits_classifier(
+            data,
+            &key,
+            derive_seed(e.experiment.seed, "classifier"),
+            cache,
+        )
+    })
+}

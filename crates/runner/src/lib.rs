@@ -6,6 +6,7 @@ pub mod check;
 pub mod commands;
 pub mod config;
 pub mod context;
+pub mod features;
 pub mod network;
 pub mod overrides;
 pub mod plan;

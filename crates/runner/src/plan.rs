@@ -3,7 +3,7 @@
 
 use crate::config::{Experiment, ExperimentFile};
 use crate::overrides::set_path;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use samplers::rng::derive_seed;
 use sha2::{Digest, Sha256};
 use toml::{Table, Value};
@@ -36,7 +36,15 @@ pub fn sweep_axes(sweep: &Table) -> Result<(Vec<Axis>, SweepMode)> {
     };
     let mut axes = Vec::new();
     collect_axes(sweep, &mut Vec::new(), &mut axes)?;
-    // Column names: the last path segment, or the whole path where that is ambiguous.
+    // Column names: `names."sampler.skip" = "K"` if given, else the last path segment, or
+    // the whole path where that is ambiguous.
+    let renames = match sweep.get("names") {
+        None => Table::new(),
+        Some(Value::Table(t)) => t.clone(),
+        Some(other) => {
+            bail!("sweep.names = {other} must be a table like {{ model = \"denoiser\" }}")
+        }
+    };
     let names: Vec<String> = axes
         .iter()
         .map(|a| a.path.last().cloned().unwrap_or_default())
@@ -48,6 +56,12 @@ pub fn sweep_axes(sweep: &Table) -> Result<(Vec<Axis>, SweepMode)> {
         } else {
             names[i].clone()
         };
+        if let Some(name) = renames.get(&axis.path.join(".")) {
+            axis.column = name
+                .as_str()
+                .map(str::to_string)
+                .with_context(|| format!("sweep.names.{} must be a string", axis.path.join(".")))?;
+        }
     }
     if mode == SweepMode::Zip {
         if let Some(first) = axes.first() {
@@ -69,7 +83,7 @@ pub fn sweep_axes(sweep: &Table) -> Result<(Vec<Axis>, SweepMode)> {
 
 fn collect_axes(table: &Table, prefix: &mut Vec<String>, axes: &mut Vec<Axis>) -> Result<()> {
     for (key, value) in table {
-        if prefix.is_empty() && key == "mode" {
+        if prefix.is_empty() && (key == "mode" || key == "names") {
             continue;
         }
         let mut path = prefix.clone();
@@ -147,9 +161,13 @@ fn column_value(value: &Value) -> Value {
     match value {
         Value::Table(t) => {
             let kind = t.get("kind").and_then(Value::as_str).unwrap_or("");
+            // Scalar arguments only: nested tables (e.g. a network's [model.train]) would
+            // make unreadable labels.
             let args: Vec<String> = t
                 .iter()
-                .filter(|(k, _)| k.as_str() != "kind")
+                .filter(|(k, v)| {
+                    k.as_str() != "kind" && !matches!(v, Value::Table(_) | Value::Array(_))
+                })
                 .map(|(k, v)| format!("{k}={}", column_value(v)))
                 .collect();
             Value::String(if args.is_empty() {

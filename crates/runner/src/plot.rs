@@ -570,7 +570,14 @@ fn legend_width<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, figure: &Figu
 /// inside a light frame aligned with the top of the axes.
 fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, figure: &Figure) -> Result<()> {
     let (width, height) = area.dim_in_pixel();
-    let rows = figure.curves.len() as i32;
+    // Rows that fit; when some do not, the last one says how many were left out.
+    let capacity = ((height as i32 - 16 - AXES_MARGIN) / LEGEND_ROW).max(1) as usize;
+    let shown = if figure.curves.len() > capacity {
+        capacity - 1
+    } else {
+        figure.curves.len()
+    };
+    let rows = (shown + usize::from(shown < figure.curves.len())) as i32;
     let frame_bottom = (AXES_MARGIN + 8 + rows * LEGEND_ROW).min(height as i32 - 8);
     let frame = [(4, AXES_MARGIN), (width as i32 - 12, frame_bottom)];
     area.draw(&Rectangle::new(frame, WHITE.filled()))
@@ -583,11 +590,14 @@ fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, figure: &Figur
     let style = (FONT, LEGEND_FONT)
         .into_text_style(area)
         .pos(Pos::new(HPos::Left, VPos::Center));
-    for (i, curve) in figure.curves.iter().enumerate() {
-        let y = AXES_MARGIN + 4 + LEGEND_ROW / 2 + i as i32 * LEGEND_ROW;
-        if y + LEGEND_ROW / 2 > height as i32 - 8 {
-            break;
-        }
+    let row_y = |i: usize| AXES_MARGIN + 4 + LEGEND_ROW / 2 + i as i32 * LEGEND_ROW;
+    if shown < figure.curves.len() {
+        let more = format!("… {} more", figure.curves.len() - shown);
+        area.draw(&Text::new(more, (12, row_y(shown)), style.clone()))
+            .map_err(drawing_error)?;
+    }
+    for (i, curve) in figure.curves.iter().take(shown).enumerate() {
+        let y = row_y(i);
         let (a, b) = (12, 12 + LEGEND_SAMPLE);
         let line = curve.color.stroke_width(2);
         if curve.reference {
@@ -630,6 +640,7 @@ where
         .y_label_formatter(&|v| format_tick(*v))
         .bold_line_style(RGBColor(200, 200, 200).stroke_width(1))
         .light_line_style(RGBColor(238, 238, 238).stroke_width(1))
+        .max_light_lines(4)
         .draw()
         .map_err(drawing_error)?;
     let y_floor = figure.y_range.0;

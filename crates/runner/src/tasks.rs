@@ -33,6 +33,16 @@ fn sample_quality(e: &Experiment, cell_seed: u64, cache: &Path) -> Result<Measur
     let denoiser = cell_denoiser(e, &data, cache)?;
     let teleport = teleport_gaussian(e, &data)?;
     let (ref_mean, ref_cov) = mean_and_covariance(&data.reference);
+    let classifier = if e.metrics.names.iter().any(|m| m.needs_classifier()) {
+        Some(crate::context::feature_net(e, &data, cache)?)
+    } else {
+        None
+    };
+    let ref_features = classifier.as_ref().map(|c| {
+        let f = c.features(&data.reference);
+        let (m, cov) = mean_and_covariance(&f);
+        (f, m, cov)
+    });
     let noise_root = if e.metrics.common_noise {
         derive_seed(e.experiment.seed, "common-noise")
     } else {
@@ -56,14 +66,32 @@ fn sample_quality(e: &Experiment, cell_seed: u64, cache: &Path) -> Result<Measur
         for (k, name) in e.metrics.names.iter().enumerate() {
             let value = if samples.is_finite() {
                 let mut metric_rng = seeded(derive_seed(noise_root, &format!("metric/{j}")));
-                sample_metric(
-                    *name,
-                    &samples,
-                    &data.reference,
-                    (&ref_mean, &ref_cov),
-                    e.metrics.projections,
-                    &mut metric_rng,
-                )?
+                match (name, &classifier, &ref_features) {
+                    (MetricName::FidClassifier, Some(c), Some((_, m, cov))) => {
+                        let (sm, scov) = mean_and_covariance(&c.features(&samples));
+                        frechet_distance_gaussians(&sm, &scov, m, cov)?
+                    }
+                    (MetricName::KidClassifier, Some(c), Some((f, _, _))) => {
+                        let feats = c.features(&samples);
+                        let size = feats.n().min(f.n()).min(1000);
+                        metrics::kid::kernel_inception_distance(
+                            &feats,
+                            f,
+                            10,
+                            size,
+                            &mut metric_rng,
+                        )?
+                        .mean
+                    }
+                    _ => sample_metric(
+                        *name,
+                        &samples,
+                        &data.reference,
+                        (&ref_mean, &ref_cov),
+                        e.metrics.projections,
+                        &mut metric_rng,
+                    )?,
+                }
             } else {
                 tracing::warn!(
                     "sampler {} produced non-finite samples; metrics recorded as NaN",
@@ -95,7 +123,12 @@ fn sample_metric(
 ) -> Result<f64> {
     let (mean, cov) = mean_and_covariance(samples);
     Ok(match name {
-        MetricName::FrechetToData => frechet_distance_gaussians(&mean, &cov, ref_mean, ref_cov)?,
+        MetricName::FrechetToData | MetricName::FdPixels => {
+            frechet_distance_gaussians(&mean, &cov, ref_mean, ref_cov)?
+        }
+        MetricName::FidClassifier | MetricName::KidClassifier => {
+            unreachable!("classifier metrics are computed with their features")
+        }
         MetricName::SlicedWasserstein => sliced_wasserstein(samples, reference, projections, rng)?,
         MetricName::MeanErr => l2(&mean, ref_mean),
         MetricName::CovErr => l2(&cov, ref_cov) / l2(ref_cov, &vec![0.0; ref_cov.len()]),

@@ -287,10 +287,13 @@ mod tests {
         (mean, decoder)
     }
 
-    /// The bound with the EXACT denoiser of a discrete distribution on L = 8 levels upper-
-    /// bounds its exact discrete entropy H = E[−log2 P(x0)] (cross-entropy ≥ entropy, for
-    /// every T), and tightens as T grows (100 → 1000) with fixedsmall variances (the ones
-    /// that match the true reverse kernel near t = 0 for discrete data).
+    /// What this establishes: with the EXACT denoiser of a discrete distribution P on L = 8
+    /// levels, E_P[bound] (exact expectation over x0, Monte Carlo over x_t) lies above the
+    /// exact discrete NLL E_P[−log2 P(x0)] = H (cross-entropy ≥ entropy, for every T) and
+    /// approaches it from above as T grows (100 → 1000 → 4000, Ho et al.'s linear schedule
+    /// rescaled to T) with fixedsmall variances, which match the true reverse kernel near
+    /// t = 0 for discrete data. Continuous-time limit: H, by the I-MMSE relation
+    /// H = ½∫ mmse(snr) dsnr (Guo, Shamai & Verdú 2005).
     #[test]
     fn bound_on_discrete_data_is_above_the_exact_entropy_and_tightens_with_t() {
         let levels: Vec<f64> = (0..8).map(|k| -1.0 + 2.0 * k as f64 / 7.0).collect();
@@ -310,9 +313,18 @@ mod tests {
         let (b100, _) = expected_bound(&grid, 100, ReverseVariance::FixedSmall);
         let (b1000, dec1000) = expected_bound(&grid, 1000, ReverseVariance::FixedSmall);
         let (large1000, _) = expected_bound(&grid, 1000, ReverseVariance::FixedLarge);
-        eprintln!("H = {entropy_bits}, T=100: {b100}, T=1000: {b1000}, fixedlarge: {large1000}, decoder {dec1000}");
-        assert!(b1000 > entropy_bits && b100 > b1000);
-        assert!(b1000 - entropy_bits < 0.1);
+        let (b4000, _) = expected_bound(&grid, 4000, ReverseVariance::FixedSmall);
+        // Observed (bits/dim): H = 2.7204; T = 100: 4.037, 1000: 2.816, 4000: 2.753
+        // (16000: 2.731); fixedlarge at T = 1000: 3.192 (its β_t ≠ β̃_t near t = 0 costs
+        // ≈ Σ_t (1 − β̃_t/β_t)²/4 nats per dimension, which does not vanish as T grows).
+        assert!(
+            b100 > b1000 && b1000 > b4000 && b4000 > entropy_bits,
+            "{b100} {b1000} {b4000}"
+        );
+        assert!(b4000 - entropy_bits < 0.05, "{b4000} vs H = {entropy_bits}");
+        assert!((b1000 - entropy_bits) > 2.0 * (b4000 - entropy_bits));
+        assert!(large1000 > b1000 + 0.2, "{large1000}");
+        // σ_1 ≈ 0.01 ≪ the level spacing 2/7: x̂0 = x0 and the decoder is certain.
         assert!(dec1000 < 1e-6);
     }
 
@@ -381,8 +393,9 @@ mod tests {
         let b = ddpm_vlb(&grid, &s, &x0, &part, &mut seeded(2))
             .unwrap()
             .means();
-        eprintln!("{a:?} {b:?}");
-        assert!((a.1 - b.1).abs() < 0.1 * a.1, "{a:?} vs {b:?}");
+        // full: 1.0555 bits/dim of diffusion terms, 50 of 199 steps: 1.0409
+        assert!((a.1 - b.1).abs() < 0.05 * a.1, "{a:?} vs {b:?}");
+        assert!(a.0 == b.0 && a.2 == b.2 && a.2 >= 0.0);
         assert!(a.1 > 0.0);
         let bad = VlbConfig {
             t_subset: Some(200),

@@ -1,5 +1,6 @@
 //! One module per group of `dlab` subcommands.
 
+pub mod bench;
 pub mod experiment;
 pub mod features;
 pub mod report;
