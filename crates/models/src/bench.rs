@@ -196,12 +196,25 @@ mod tests {
                 "mlp_forward_ms",
                 "mlp_backward_ms",
                 "mlp_adam_ms",
+                "unet_train_step_ms",
+                "unet_forward_ms",
+                "unet_backward_ms",
+                "unet_adam_ms",
                 "threads"
             ]
         );
         for (name, ms) in &lines {
             assert!(ms.is_finite() && *ms > 0.0, "{name} = {ms}");
         }
+    }
+
+    #[test]
+    fn unet_bench_shape_has_the_torch_twins_parameter_count() {
+        // `sum(p.numel() for p in UNet().parameters())` in scripts/bench_torch.py.
+        assert_eq!(UNetConfig::new(1, 8, 8).num_params(), 476_961);
+        // MLP: (64·512 + 512) + (64·512 + 512) + 8·(512² + 512) + (512·64 + 64).
+        let (d, w, depth, e) = MLP_SHAPE;
+        assert_eq!(MlpConfig::new(d, w, depth, e).unwrap().num_params(), 2_200_640);
     }
 
     #[test]

@@ -80,6 +80,8 @@ impl SiluBackend for Flex {
     }
 
     fn fused_silu_backward(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
+        #[cfg(test)]
+        tests::FLEX_BACKWARD_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if x.dtype() != DType::F32 || grad.dtype() != DType::F32 {
             return composed_silu_backward::<Self>(x, grad);
         }
@@ -291,6 +293,10 @@ multiversion! {
 mod tests {
     use super::*;
     use burn::tensor::activation::silu;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Calls of the Flex backward kernel (proves autodiff routes through the custom backward).
+    pub(super) static FLEX_BACKWARD_CALLS: AtomicUsize = AtomicUsize::new(0);
 
     /// |a − b| ≤ rel·max(|a|, |b|) + abs.
     fn close(a: f32, b: f32, rel: f32, abs: f32) -> bool {
@@ -423,7 +429,9 @@ mod tests {
             let grads = loss.backward();
             (f(x.clone().detach()), x.grad(&grads).unwrap())
         };
+        let calls = FLEX_BACKWARD_CALLS.load(Ordering::Relaxed);
         let (y_fast, g_fast) = grad_of(fast_silu);
+        assert!(FLEX_BACKWARD_CALLS.load(Ordering::Relaxed) > calls);
         let (y_ref, g_ref) = grad_of(silu);
         assert_all_close(y_fast.inner(), y_ref.inner(), 4.0 * f32::EPSILON, 1e-30);
         // Gradients of O(1): SiLU' cancels near x ≈ −1.28, so compare absolutely there.
