@@ -3,9 +3,9 @@
 //!
 //! `scripts/bench_torch.py` times the same networks in PyTorch and prints the same
 //! `name_ms: value` lines, so the two can be compared in one session on one machine.
-//! Besides the full step, the MLP bench reports its three phases (forward + loss, backward,
+//! Besides the full step, each bench reports its three phases (forward + loss, backward,
 //! Adam step) — burn's Flex backend is eager and synchronous, so each phase's wall time is
-//! its own cost.
+//! its own cost. The last line, `threads`, is the thread count burn's kernels run on.
 
 use std::time::Instant;
 
@@ -14,8 +14,7 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Tensor};
 use samplers::rng::seeded;
 
-use crate::mlp::{sinusoidal_embedding, Mlp, MlpConfig};
-use crate::silu::fast_silu;
+use crate::mlp::{Mlp, MlpConfig};
 use crate::train::{mse, TrainBatch};
 use crate::unet::UNetConfig;
 
@@ -58,11 +57,16 @@ pub fn run_benchmarks_with(steps: BenchSteps) -> Vec<(String, f64)> {
     lines
 }
 
-/// Worker threads burn's CPU kernels may use: rayon's pool when the `rayon` feature of burn
-/// is on (it is not a dependency here, so this reports the machine's parallelism, which is
-/// what rayon's global pool defaults to), else 1.
+/// Worker threads burn's Flex kernels use: burn is built with its `rayon` feature (workspace
+/// Cargo.toml), so rayon's global pool — `RAYON_NUM_THREADS` when set, else the machine's
+/// available parallelism. Compare with PyTorch at `torch.set_num_threads` of this value.
 pub fn burn_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    let machine = || std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(machine)
 }
 
 /// Median of `samples` (sorted in place); NaN when empty.
@@ -160,17 +164,6 @@ fn time_train_steps<M: Module>(
     ]
 }
 
-/// `Mlp::forward` with [`fast_silu`] in place of burn's `silu` (same parameters, same
-/// values to f32 rounding), to time the fused op before `Mlp` itself switches to it.
-pub fn mlp_forward_fast_silu(m: &Mlp, x: Tensor<2>, c_noise: Tensor<1>) -> Tensor<2> {
-    let emb = sinusoidal_embedding(c_noise, m.emb_dim);
-    let mut h = m.input.forward(x) + fast_silu(m.embed.forward(emb));
-    for b in &m.blocks {
-        h = h.clone() + b.lin2.forward(fast_silu(b.lin1.forward(fast_silu(h))));
-    }
-    m.output.forward(fast_silu(h))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,111 +207,18 @@ mod tests {
         assert_eq!(UNetConfig::new(1, 8, 8).num_params(), 476_961);
         // MLP: (64·512 + 512) + (64·512 + 512) + 8·(512² + 512) + (512·64 + 64).
         let (d, w, depth, e) = MLP_SHAPE;
-        assert_eq!(MlpConfig::new(d, w, depth, e).unwrap().num_params(), 2_200_640);
-    }
-
-    #[test]
-    fn fast_silu_forward_trains_like_the_plain_one() {
-        let device = Device::flex().autodiff();
-        let cfg = MlpConfig::new(8, 64, 2, 8).unwrap();
-        let run = |f: fn(&Mlp, Tensor<2>, Tensor<1>) -> Tensor<2>| {
-            let mut rng = seeded(7);
-            let mut model = cfg.init(&mut rng, &device);
-            let batch = TrainBatch::random_denoising(32, 8, &mut rng, &device);
-            let mut optim = AdamConfig::new().init();
-            (0..10)
-                .map(|_| {
-                    let loss = mse(
-                        f(&model, batch.x.clone(), batch.c_noise.clone()),
-                        batch.target.clone(),
-                    );
-                    let grads = GradientsParams::from_grads(loss.backward(), &model);
-                    let v = loss.into_scalar::<f32>();
-                    model = optim.step(1e-2, model.clone(), grads);
-                    v
-                })
-                .collect::<Vec<f32>>()
-        };
-        let plain = run(|m, x, c| m.forward(x, c));
-        let fast = run(mlp_forward_fast_silu);
-        for (p, f) in plain.iter().zip(&fast) {
-            assert!((p - f).abs() <= 1e-4 * p.abs(), "{plain:?} vs {fast:?}");
-        }
+        assert_eq!(
+            MlpConfig::new(d, w, depth, e).unwrap().num_params(),
+            2_200_640
+        );
     }
 
     /// `cargo test -p models bench_report -- --ignored --nocapture` prints the timings.
     #[test]
     #[ignore]
     fn bench_report() {
-        let mut lines = mlp_bench_with(
-            "mlp_fast_silu",
-            BenchSteps::default(),
-            mlp_forward_fast_silu,
-        );
-        lines.extend(run_benchmarks());
-        for (name, value) in lines {
+        for (name, value) in run_benchmarks() {
             println!("{name}: {value:.3}");
         }
-    }
-}
-
-#[cfg(test)]
-mod tmp_probe {
-    use super::*;
-    #[test]
-    #[ignore]
-    fn probe_fast() {
-        println!(
-            "{:?}",
-            mlp_bench_with(
-                "f",
-                BenchSteps {
-                    warmup: 2,
-                    steps: 20
-                },
-                mlp_forward_fast_silu
-            )
-        );
-    }
-    #[test]
-    #[ignore]
-    fn probe_ab() {
-        for _ in 0..4 {
-            let a = mlp_bench(BenchSteps {
-                warmup: 2,
-                steps: 15,
-            });
-            let b = mlp_bench_with(
-                "f",
-                BenchSteps {
-                    warmup: 2,
-                    steps: 15,
-                },
-                mlp_forward_fast_silu,
-            );
-            println!(
-                "plain {:?}",
-                a.iter()
-                    .map(|x| (x.1 * 10.0).round() / 10.0)
-                    .collect::<Vec<_>>()
-            );
-            println!(
-                "fast  {:?}",
-                b.iter()
-                    .map(|x| (x.1 * 10.0).round() / 10.0)
-                    .collect::<Vec<_>>()
-            );
-        }
-    }
-    #[test]
-    #[ignore]
-    fn probe_plain() {
-        println!(
-            "{:?}",
-            mlp_bench(BenchSteps {
-                warmup: 2,
-                steps: 20
-            })
-        );
     }
 }

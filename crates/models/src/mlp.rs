@@ -5,9 +5,9 @@
 //! A class-conditional MLP ([`MlpConfig::with_classes`]) adds a label embedding to φ:
 //! `φ(c_noise) + E[y]` ([`crate::conditioning`]).
 
+use crate::silu::fast_silu as silu;
 use burn::module::Module;
 use burn::nn::{Embedding, Linear};
-use burn::tensor::activation::silu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use samplers::rng::HostRng;
 

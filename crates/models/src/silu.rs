@@ -199,7 +199,7 @@ pub fn exp_f32(x_in: f32) -> f32 {
     let p = p * r + 8.333_452e-3;
     let p = p * r + 4.166_579_6e-2;
     let p = p * r + 1.666_666_5e-1;
-    let p = p * r + 5.000_000_1e-1;
+    let p = p * r + 0.5;
     let e_r = p * r * r + r + 1.0;
     let y = e_r * f32::from_bits((n_int.wrapping_add(127) as u32).wrapping_shl(23));
     let y = if x_in > 88.0 { f32::INFINITY } else { y };
