@@ -55,22 +55,8 @@ pub fn euler_maruyama<R: Rng + ?Sized>(
     rng: &mut R,
     trace: &mut Trace,
 ) -> Batch {
-    let mut x = x;
-    trace.push(process.sigma(ts[0]), &x);
-    for (i, w) in ts.windows(2).enumerate() {
-        x = reverse_sde_step(
-            denoiser,
-            process,
-            &x,
-            w[0],
-            w[1],
-            i + 2 < ts.len(),
-            rng,
-            trace,
-        );
-        trace.push(process.sigma(w[1]), &x);
-    }
-    x
+    // Predictor–corrector without corrector steps is exactly Euler–Maruyama.
+    predictor_corrector(denoiser, process, x, ts, 0, 0.0, rng, trace)
 }
 
 /// One Euler–Maruyama step of the reverse SDE from t to t_next < t.
