@@ -32,6 +32,8 @@ pub struct Experiment {
     #[serde(default)]
     pub metrics: MetricsSpec,
     #[serde(default)]
+    pub probe: ProbeSpec,
+    #[serde(default)]
     pub sweep: Table,
     #[serde(default)]
     pub plot: Vec<PlotSpec>,
@@ -69,6 +71,9 @@ pub enum Task {
     /// reference data (`[metrics]`).
     #[default]
     SampleQuality,
+    /// Explained variance of the `[model]` denoiser's score against the `[probe] reference`
+    /// denoiser's at one σ, on probes = data points + σ·noise (Wang & Vastola 2023).
+    ScoreAgreement,
 }
 
 /// `[split]`: which data the model is fitted on.
@@ -243,6 +248,11 @@ pub struct MetricsSpec {
     /// −log(metric) against log(nfe) over the cells that differ only in that key.
     #[serde(default)]
     pub convergence_over: Option<String>,
+    /// A swept key (e.g. `sampler.skip`): add `<metric>_rel` columns, each metric divided by
+    /// its value at the key's first swept value in the cells that differ only in that key
+    /// (e.g. FD(K)/FD(K = 0), to compare shapes with published curves).
+    #[serde(default)]
+    pub relative_over: Option<String>,
 }
 
 fn one() -> usize {
@@ -322,6 +332,47 @@ impl MetricName {
     pub fn needs_classifier(self) -> bool {
         matches!(self, MetricName::FidClassifier | MetricName::KidClassifier)
     }
+}
+
+/// `[probe]`: where denoisers are examined (tasks other than sampling): at which noise
+/// level, on which points, against which reference denoiser.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeSpec {
+    /// The noise level σ; or give `step`.
+    #[serde(default)]
+    pub sigma: Option<f64>,
+    /// Index i of σ_i in the `[schedule]` grid (0 = σ_max), instead of `sigma`.
+    #[serde(default)]
+    pub step: Option<usize>,
+    /// Number of data points the probes are centred on (the first ones of a shuffled split).
+    #[serde(default = "default_probe_points")]
+    pub points: usize,
+    /// The split the probe points come from.
+    #[serde(default)]
+    pub split: ProbeSplit,
+    /// The denoiser the `[model]` denoiser is compared with (e.g. a trained network).
+    #[serde(default)]
+    pub reference: Option<ModelSpec>,
+}
+
+fn default_probe_points() -> usize {
+    1000
+}
+
+impl Default for ProbeSpec {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults deserialize")
+    }
+}
+
+/// The split probe points are drawn from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeSplit {
+    #[default]
+    Train,
+    Test,
 }
 
 /// `[check]`: a column passes when |new − baseline| ≤ abs + rel·|baseline|.
@@ -530,7 +581,7 @@ fn parse_experiment(mut table: Table) -> Result<Experiment, KeyError> {
                 .or_insert_with(|| Value::String(kind.into()));
         }
     }
-    const TABLES: [&str; 12] = [
+    const TABLES: [&str; 13] = [
         "experiment",
         "data",
         "split",
@@ -539,6 +590,7 @@ fn parse_experiment(mut table: Table) -> Result<Experiment, KeyError> {
         "schedule",
         "sampler",
         "metrics",
+        "probe",
         "sweep",
         "plot",
         "check",
@@ -574,6 +626,7 @@ fn parse_experiment(mut table: Table) -> Result<Experiment, KeyError> {
             "schedule" => value.clone().try_into::<ScheduleSpec>().map(drop),
             "sampler" => value.clone().try_into::<SamplerSpec>().map(drop),
             "metrics" => value.clone().try_into::<MetricsSpec>().map(drop),
+            "probe" => value.clone().try_into::<ProbeSpec>().map(drop),
             "plot" => value.clone().try_into::<Vec<PlotSpec>>().map(drop),
             "check" => value
                 .clone()
@@ -595,6 +648,67 @@ fn parse_experiment(mut table: Table) -> Result<Experiment, KeyError> {
             key: None,
             message: e.message().to_string(),
         })
+}
+
+/// `[probe]`: a positive σ or a step inside the grid, and what the task needs.
+fn validate_probe(e: &Experiment) -> Result<(), KeyError> {
+    let p = &e.probe;
+    if let Some(sigma) = p.sigma {
+        if !(sigma > 0.0 && sigma.is_finite()) {
+            return Err(KeyError::new(
+                "probe.sigma",
+                format!("probe.sigma = {sigma} must be > 0"),
+            ));
+        }
+    }
+    if let Some(step) = p.step {
+        if step >= e.schedule.steps() {
+            return Err(KeyError::new(
+                "probe.step",
+                format!(
+                    "probe.step = {step} must be < schedule.steps = {} (σ_0 = σ_max … σ_{{N−1}})",
+                    e.schedule.steps()
+                ),
+            ));
+        }
+    }
+    if p.points == 0 {
+        return Err(KeyError::new(
+            "probe.points",
+            "probe.points = 0 must be ≥ 1",
+        ));
+    }
+    if e.experiment.task == Task::ScoreAgreement {
+        let swept = probe_swept(&e.sweep);
+        if p.sigma.is_some() && p.step.is_some() || !swept && p.sigma.is_none() && p.step.is_none()
+        {
+            return Err(KeyError::new(
+                "probe",
+                "experiment.task = \"score_agreement\" needs exactly one of probe.sigma and probe.step",
+            ));
+        }
+        if p.reference.is_none() {
+            return Err(KeyError::new(
+                "probe",
+                "experiment.task = \"score_agreement\" needs probe.reference (the denoiser to compare with)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `[sweep]` (or one of its groups) sets a `probe` key; the base configuration of
+/// such a file need not have one.
+fn probe_swept(sweep: &Table) -> bool {
+    let groups = sweep
+        .get("groups")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_table);
+    std::iter::once(sweep)
+        .chain(groups)
+        .any(|t| t.contains_key("probe") || t.keys().any(|k| k.starts_with("probe.")))
 }
 
 /// The key a serde message is about (`unknown field `x`` / `missing field `x``).
@@ -644,6 +758,7 @@ fn validate(e: &Experiment) -> Result<(), KeyError> {
             ),
         ));
     }
+    validate_probe(e)?;
     if !(e.split.test_fraction > 0.0 && e.split.test_fraction < 1.0) {
         return Err(KeyError::new(
             "split.test_fraction",

@@ -58,6 +58,9 @@ pub struct PlotSpec {
     /// Only rows whose columns equal these values, e.g. `{ dim = 2 }`.
     #[serde(default)]
     pub filter: std::collections::BTreeMap<String, toml::Value>,
+    /// Fixed vertical axis `[low, high]` (points outside are clipped); default: fit the data.
+    #[serde(default)]
+    pub y_range: Option<[f64; 2]>,
 }
 
 /// Fixed published numbers drawn as a dashed line without markers.
@@ -123,6 +126,11 @@ impl PlotSpec {
         }
         if self.y.is_empty() {
             bail!("plot {plot}: y lists no columns");
+        }
+        if let Some([low, high]) = self.y_range {
+            if !(low < high && low.is_finite() && high.is_finite()) || (self.log_y && low <= 0.0) {
+                bail!("plot {plot}: y_range = [{low}, {high}] must be finite with low < high (and low > 0 with log_y)");
+            }
         }
         let x = numeric_column(table, plot, &self.x, "x")?;
         if self.log_x {
@@ -360,7 +368,10 @@ impl Figure {
             })
         });
         let ys = ys.filter(|&y| !spec.log_y || y > 0.0);
-        let y_range = padded_range(extent(ys), spec.log_y);
+        let y_range = match spec.y_range {
+            Some([low, high]) => (low, high),
+            None => padded_range(extent(ys), spec.log_y),
+        };
         Ok(Figure {
             title: spec.title.clone().unwrap_or_else(|| spec.name.clone()),
             x_label: spec.x_label.clone().unwrap_or_else(|| spec.x.clone()),

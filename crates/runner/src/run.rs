@@ -320,6 +320,26 @@ pub fn assemble_table(records: &[CellRecord], e: &Experiment) -> Result<Table> {
             )?;
         }
     }
+    if let Some(over) = &e.metrics.relative_over {
+        let axis = axes
+            .iter()
+            .find(|a| a.path.join(".") == *over || a.column == *over);
+        let Some(axis) = axis else {
+            bail!("metrics.relative_over = {over:?} is not a swept key")
+        };
+        let first_value = crate::plan::column_value(&axis.values[0]);
+        for metric in first.metric_order.iter().filter(|m| !m.ends_with("_std")) {
+            table.push(
+                &format!("{metric}_rel"),
+                Values::F64(relative_to_first(
+                    records,
+                    &axis.column,
+                    &first_value,
+                    metric,
+                )),
+            )?;
+        }
+    }
     table.push(
         "nfe",
         Values::I64(records.iter().map(|r| r.nfe as i64).collect()),
@@ -361,6 +381,31 @@ fn orders(records: &[CellRecord], over: &str, metric: &str) -> Vec<f64> {
                 })
                 .collect();
             convergence_order(&points)
+        })
+        .collect()
+}
+
+/// For each record, `metric` divided by its value in the record that shares all
+/// parameters but `over` and has `over = first`; NaN when there is no such record.
+fn relative_to_first(records: &[CellRecord], over: &str, first: &Value, metric: &str) -> Vec<f64> {
+    let group_key = |r: &CellRecord| {
+        r.params
+            .iter()
+            .filter(|(k, _)| k.as_str() != over)
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(";")
+    };
+    records
+        .iter()
+        .map(|r| {
+            let key = group_key(r);
+            let base = records
+                .iter()
+                .find(|o| group_key(o) == key && o.params.get(over) == Some(first))
+                .and_then(|o| o.metrics.get(metric).copied())
+                .unwrap_or(f64::NAN);
+            r.metrics.get(metric).copied().unwrap_or(f64::NAN) / base
         })
         .collect()
 }

@@ -11,6 +11,8 @@ use samplers::rng::{derive_seed, seeded};
 use samplers::{Batch, PfOdeSolution};
 use std::path::Path;
 
+mod score_agreement;
+
 /// The measured values of a cell: named metric columns and the sampler's NFE.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Measured {
@@ -22,6 +24,7 @@ pub struct Measured {
 pub fn run_cell(cell: &Cell, cache: &Path) -> Result<Measured> {
     match cell.config.experiment.task {
         Task::SampleQuality => sample_quality(&cell.config, cell.seed, cache),
+        Task::ScoreAgreement => score_agreement::score_agreement(&cell.config, cache),
     }
 }
 
