@@ -44,6 +44,11 @@ pub struct CellRecord {
     pub metric_order: Vec<String>,
     pub nfe: usize,
     pub wall_s: f64,
+    /// Detail rows (tasks that measure a curve per cell), with their column order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rows: Vec<BTreeMap<String, f64>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub row_order: Vec<String>,
 }
 
 /// What a run produced.
@@ -245,6 +250,16 @@ fn record(cell: &Cell, measured: Measured, wall_s: f64) -> CellRecord {
         metrics: measured.metrics.into_iter().collect(),
         nfe: measured.nfe,
         wall_s,
+        row_order: measured
+            .rows
+            .first()
+            .map(|r| r.iter().map(|(k, _)| k.clone()).collect())
+            .unwrap_or_default(),
+        rows: measured
+            .rows
+            .into_iter()
+            .map(|r| r.into_iter().collect())
+            .collect(),
     }
 }
 
@@ -352,7 +367,64 @@ pub fn assemble_table(records: &[CellRecord], e: &Experiment) -> Result<Table> {
         "wall_s",
         Values::F64(records.iter().map(|r| r.wall_s).collect()),
     )?;
+    if records.iter().any(|r| !r.rows.is_empty()) {
+        table = expand_detail_rows(table, records, ordered_params.len())?;
+    }
     Ok(table)
+}
+
+/// One table row per detail row: each cell's columns repeated for its detail rows (a cell
+/// without any keeps one row with NaN details), the detail columns after the parameters.
+fn expand_detail_rows(table: Table, records: &[CellRecord], n_params: usize) -> Result<Table> {
+    let counts: Vec<usize> = records.iter().map(|r| r.rows.len().max(1)).collect();
+    let mut detail_columns: Vec<String> = Vec::new();
+    for r in records {
+        for c in &r.row_order {
+            if !detail_columns.contains(c) {
+                detail_columns.push(c.clone());
+            }
+        }
+    }
+    let mut out = Table::default();
+    let mut columns = table.columns.into_iter();
+    for (name, values) in columns.by_ref().take(n_params) {
+        out.push(&name, values.repeat_rows(&counts))?;
+    }
+    for name in &detail_columns {
+        let values = records
+            .iter()
+            .flat_map(|r| {
+                if r.rows.is_empty() {
+                    vec![f64::NAN]
+                } else {
+                    r.rows
+                        .iter()
+                        .map(|row| row.get(name).copied().unwrap_or(f64::NAN))
+                        .collect()
+                }
+            })
+            .collect();
+        out.push(name, Values::F64(values))?;
+    }
+    for (name, values) in columns {
+        out.push(&name, values.repeat_rows(&counts))?;
+    }
+    Ok(out)
+}
+
+/// The columns that identify a row: the swept keys, then the task's detail-row keys.
+pub fn row_key_columns(e: &Experiment) -> Result<Vec<String>> {
+    let mut keys: Vec<String> = crate::plan::sweep_axes(&e.sweep)?
+        .0
+        .into_iter()
+        .map(|a| a.column)
+        .collect();
+    keys.extend(
+        crate::tasks::row_key_columns(e.experiment.task)
+            .iter()
+            .map(|k| k.to_string()),
+    );
+    Ok(keys)
 }
 
 /// For each record, the convergence order of `metric` over the records that share all

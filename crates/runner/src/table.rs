@@ -15,6 +15,22 @@ pub enum Values {
 }
 
 impl Values {
+    /// Each value repeated `counts[i]` times (`counts.len()` must equal the length).
+    pub fn repeat_rows(&self, counts: &[usize]) -> Values {
+        fn rep<T: Clone>(v: &[T], counts: &[usize]) -> Vec<T> {
+            v.iter()
+                .zip(counts)
+                .flat_map(|(x, &c)| std::iter::repeat_n(x.clone(), c))
+                .collect()
+        }
+        match self {
+            Values::F64(v) => Values::F64(rep(v, counts)),
+            Values::I64(v) => Values::I64(rep(v, counts)),
+            Values::Str(v) => Values::Str(rep(v, counts)),
+            Values::Bool(v) => Values::Bool(rep(v, counts)),
+        }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             Values::F64(v) => v.len(),

@@ -13,11 +13,22 @@ use std::path::Path;
 
 mod score_agreement;
 
-/// The measured values of a cell: named metric columns and the sampler's NFE.
-#[derive(Clone, Debug, PartialEq)]
+/// The measured values of a cell: named metric columns and the sampler's NFE, and for
+/// tasks that measure a curve per cell (e.g. a spectrum), detail rows: the table then has
+/// one row per detail row, each with the cell's parameters and metrics.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Measured {
     pub metrics: Vec<(String, f64)>,
     pub nfe: usize,
+    pub rows: Vec<Vec<(String, f64)>>,
+}
+
+/// Columns that identify a detail row within its cell, by task (matched by `dlab check`
+/// together with the swept keys).
+pub fn row_key_columns(task: Task) -> &'static [&'static str] {
+    match task {
+        Task::SampleQuality | Task::ScoreAgreement => &[],
+    }
 }
 
 /// Runs the cell's task; costly artifacts are cached under `cache`.
@@ -113,7 +124,11 @@ fn sample_quality(e: &Experiment, cell_seed: u64, cache: &Path) -> Result<Measur
             metrics.push((format!("{}_std", name.column()), std));
         }
     }
-    Ok(Measured { metrics, nfe })
+    Ok(Measured {
+        metrics,
+        nfe,
+        rows: vec![],
+    })
 }
 
 fn sample_metric(

@@ -2,7 +2,7 @@
 
 use crate::check::{baseline_path, compare};
 use crate::config::ExperimentFile;
-use crate::plan::{plan_cells, sweep_axes, Shard};
+use crate::plan::{plan_cells, Shard};
 use crate::run::{assemble_table, load_records, run_experiment, RunOptions, RunOutcome};
 use crate::table::{Table, Values};
 use anyhow::{bail, Context, Result};
@@ -102,11 +102,7 @@ pub fn check(args: &ExperimentArgs, results: &Path) -> Result<bool> {
         );
     }
     let baseline = Table::read_parquet(&path)?;
-    let keys: Vec<String> = sweep_axes(&outcome.experiment.sweep)?
-        .0
-        .into_iter()
-        .map(|a| a.column)
-        .collect();
+    let keys = crate::run::row_key_columns(&outcome.experiment)?;
     if outcome.experiment.check.is_empty() {
         bail!(
             "{}: [check] names no columns to compare",

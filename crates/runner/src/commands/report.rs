@@ -4,7 +4,6 @@
 use super::experiment::{format_value, latest_run};
 use crate::check::{baseline_path, compare};
 use crate::config::ExperimentFile;
-use crate::plan::sweep_axes;
 use crate::table::Table;
 use anyhow::{Context, Result};
 use std::fmt::Write as _;
@@ -108,9 +107,7 @@ fn check_status(
     let Ok(experiment) = file.resolve_from_table(config.clone()) else {
         return "Check: the run's config no longer parses.\n\n".into();
     };
-    let keys: Vec<String> = sweep_axes(&experiment.sweep)
-        .map(|(a, _)| a.into_iter().map(|a| a.column).collect())
-        .unwrap_or_default();
+    let keys = crate::run::row_key_columns(&experiment).unwrap_or_default();
     match Table::read_parquet(&baseline) {
         Ok(base) => {
             let mismatches = compare(&base, table, &keys, &experiment.check);

@@ -51,6 +51,7 @@ pub fn score_agreement(e: &Experiment, cache: &Path) -> Result<Measured> {
             ("ev_std".into(), std),
         ],
         nfe: 0,
+        rows: vec![],
     })
 }
 
