@@ -45,11 +45,14 @@ fn options(args: &ExperimentArgs, results: &Path, shard: Option<Shard>) -> RunOp
     }
 }
 
+/// Longer tables (e.g. one row per eigenvalue) are not printed after a run.
+const MAX_PRINTED_ROWS: usize = 100;
+
 fn print_outcome(outcome: &RunOutcome) {
     println!(
         "{}: {} cells ({} run now, {} reused)\n  table: {}\n  plots: {}\n  manifest: {}",
         outcome.experiment.experiment.name,
-        outcome.table.height(),
+        outcome.cells_run + outcome.cells_reused,
         outcome.cells_run,
         outcome.cells_reused,
         outcome.dir.join("table.parquet").display(),
@@ -79,7 +82,15 @@ pub fn run(args: &RunArgs, results: &Path) -> Result<()> {
         &args.experiment.file,
         &options(&args.experiment, results, args.shard),
     )?;
-    print!("{}", render_table(&outcome.table));
+    if outcome.table.height() <= MAX_PRINTED_ROWS {
+        print!("{}", render_table(&outcome.table));
+    } else {
+        println!(
+            "({} rows; `dlab show {}` prints them all)",
+            outcome.table.height(),
+            outcome.dir.display()
+        );
+    }
     print_outcome(&outcome);
     Ok(())
 }
