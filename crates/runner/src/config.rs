@@ -34,6 +34,8 @@ pub struct Experiment {
     #[serde(default)]
     pub probe: ProbeSpec,
     #[serde(default)]
+    pub jacobian: crate::tasks::JacobianSpec,
+    #[serde(default)]
     pub sweep: Table,
     #[serde(default)]
     pub plot: Vec<PlotSpec>,
@@ -74,6 +76,9 @@ pub enum Task {
     /// Explained variance of the `[model]` denoiser's score against the `[probe] reference`
     /// denoiser's at one σ, on probes = data points + σ·noise (Wang & Vastola 2023).
     ScoreAgreement,
+    /// The Jacobian of the `[model]` denoiser at one σ on probes: spectrum, effective
+    /// dimension, rank, SURE vs MSE, and agreement with `[probe] reference` (`[jacobian]`).
+    Jacobian,
 }
 
 /// `[split]`: which data the model is fitted on.
@@ -373,6 +378,8 @@ pub enum ProbeSplit {
     #[default]
     Train,
     Test,
+    /// The `[metrics] reference` set: fresh exact samples for synthetic data.
+    Reference,
 }
 
 /// `[check]`: a column passes when |new − baseline| ≤ abs + rel·|baseline|.
@@ -581,7 +588,7 @@ fn parse_experiment(mut table: Table) -> Result<Experiment, KeyError> {
                 .or_insert_with(|| Value::String(kind.into()));
         }
     }
-    const TABLES: [&str; 13] = [
+    const TABLES: [&str; 14] = [
         "experiment",
         "data",
         "split",
@@ -591,6 +598,7 @@ fn parse_experiment(mut table: Table) -> Result<Experiment, KeyError> {
         "sampler",
         "metrics",
         "probe",
+        "jacobian",
         "sweep",
         "plot",
         "check",
@@ -627,6 +635,10 @@ fn parse_experiment(mut table: Table) -> Result<Experiment, KeyError> {
             "sampler" => value.clone().try_into::<SamplerSpec>().map(drop),
             "metrics" => value.clone().try_into::<MetricsSpec>().map(drop),
             "probe" => value.clone().try_into::<ProbeSpec>().map(drop),
+            "jacobian" => value
+                .clone()
+                .try_into::<crate::tasks::JacobianSpec>()
+                .map(drop),
             "plot" => value.clone().try_into::<Vec<PlotSpec>>().map(drop),
             "check" => value
                 .clone()
@@ -678,16 +690,19 @@ fn validate_probe(e: &Experiment) -> Result<(), KeyError> {
             "probe.points = 0 must be ≥ 1",
         ));
     }
-    if e.experiment.task == Task::ScoreAgreement {
+    if matches!(e.experiment.task, Task::ScoreAgreement | Task::Jacobian) {
         let swept = probe_swept(&e.sweep);
         if p.sigma.is_some() && p.step.is_some() || !swept && p.sigma.is_none() && p.step.is_none()
         {
             return Err(KeyError::new(
                 "probe",
-                "experiment.task = \"score_agreement\" needs exactly one of probe.sigma and probe.step",
+                format!(
+                    "experiment.task = {:?} needs exactly one of probe.sigma and probe.step",
+                    e.experiment.task
+                ),
             ));
         }
-        if p.reference.is_none() {
+        if p.reference.is_none() && e.experiment.task == Task::ScoreAgreement {
             return Err(KeyError::new(
                 "probe",
                 "experiment.task = \"score_agreement\" needs probe.reference (the denoiser to compare with)",
@@ -759,6 +774,9 @@ fn validate(e: &Experiment) -> Result<(), KeyError> {
         ));
     }
     validate_probe(e)?;
+    e.jacobian
+        .validate()
+        .map_err(|(key, message)| KeyError::new(&key, message))?;
     if !(e.split.test_fraction > 0.0 && e.split.test_fraction < 1.0) {
         return Err(KeyError::new(
             "split.test_fraction",

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod context;
 pub mod features;
+pub mod image_grid;
 pub mod network;
 pub mod overrides;
 pub mod plan;

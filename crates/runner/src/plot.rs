@@ -23,7 +23,7 @@ use std::sync::OnceLock;
 pub const FIGURE_SIZE: (u32, u32) = (1024, 720);
 
 /// Font family name every text style below uses; DejaVu Sans is registered under it.
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 const FONT_BYTES: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
 
 /// What to plot from a table; one `[[plot]]` entry of an experiment file.
@@ -141,10 +141,9 @@ impl PlotSpec {
         }
         let mut finite_points = 0;
         for name in &self.y {
+            // On a log y axis non-positive values (e.g. small negative eigenvalues of a
+            // network's Jacobian) are left out of the curve, like non-finite ones.
             let y = numeric_column(table, plot, name, "y")?;
-            if self.log_y {
-                check_positive(plot, "log_y", name, &y)?;
-            }
             let std_name = format!("{name}_std");
             if column(table, plot, &std_name, "std").is_ok() {
                 numeric_column(table, plot, &std_name, "std")?;
@@ -152,12 +151,12 @@ impl PlotSpec {
             finite_points += x
                 .iter()
                 .zip(&y)
-                .filter(|(x, y)| x.is_finite() && y.is_finite())
+                .filter(|(x, y)| x.is_finite() && y.is_finite() && (!self.log_y || **y > 0.0))
                 .count();
         }
         if finite_points == 0 {
             bail!(
-                "plot {plot}: no row has finite values in both `{}` and any of {}",
+                "plot {plot}: no row has finite values (positive on a log y axis) in both `{}` and any of {}",
                 self.x,
                 self.y.join(", ")
             );
@@ -316,7 +315,9 @@ impl Figure {
                 let mut rows: Vec<usize> = rows
                     .iter()
                     .copied()
-                    .filter(|&i| x[i].is_finite() && y[i].is_finite())
+                    .filter(|&i| {
+                        x[i].is_finite() && y[i].is_finite() && (!spec.log_y || y[i] > 0.0)
+                    })
                     .collect();
                 if rows.is_empty() {
                     continue;
@@ -491,7 +492,7 @@ fn format_tick(v: f64) -> String {
 }
 
 /// Registers DejaVu Sans as `sans-serif` once per process.
-fn register_fonts() -> Result<()> {
+pub(crate) fn register_fonts() -> Result<()> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| {
         plotters::style::register_font(FONT, FontStyle::Normal, FONT_BYTES).is_ok()

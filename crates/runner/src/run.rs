@@ -137,7 +137,7 @@ pub fn run_experiment(path: &Path, options: &RunOptions) -> Result<RunOutcome> {
         todo.par_iter()
             .map(|cell| {
                 let start = Instant::now();
-                let measured = run_cell(cell, &options.results.join("cache"))
+                let measured = run_cell(cell, &options.results.join("cache"), &dir.join("images"))
                     .with_context(|| format!("cell {} ({})", cell.index, describe(cell)))?;
                 let record = record(cell, measured, start.elapsed().as_secs_f64());
                 write_record(&cells_dir, &record)?;
@@ -391,7 +391,7 @@ fn expand_detail_rows(table: Table, records: &[CellRecord], n_params: usize) -> 
         out.push(&name, values.repeat_rows(&counts))?;
     }
     for name in &detail_columns {
-        let values = records
+        let values: Vec<f64> = records
             .iter()
             .flat_map(|r| {
                 if r.rows.is_empty() {
@@ -404,7 +404,17 @@ fn expand_detail_rows(table: Table, records: &[CellRecord], n_params: usize) -> 
                 }
             })
             .collect();
-        out.push(name, Values::F64(values))?;
+        let integral = values
+            .iter()
+            .all(|v: &f64| v.fract() == 0.0 && v.abs() < 1e15);
+        out.push(
+            name,
+            if integral {
+                Values::I64(values.iter().map(|&v| v as i64).collect())
+            } else {
+                Values::F64(values)
+            },
+        )?;
     }
     for (name, values) in columns {
         out.push(&name, values.repeat_rows(&counts))?;

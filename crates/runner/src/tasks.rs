@@ -11,7 +11,10 @@ use samplers::rng::{derive_seed, seeded};
 use samplers::{Batch, PfOdeSolution};
 use std::path::Path;
 
+mod jacobian;
 mod score_agreement;
+
+pub use jacobian::JacobianSpec;
 
 /// The measured values of a cell: named metric columns and the sampler's NFE, and for
 /// tasks that measure a curve per cell (e.g. a spectrum), detail rows: the table then has
@@ -27,15 +30,18 @@ pub struct Measured {
 /// together with the swept keys).
 pub fn row_key_columns(task: Task) -> &'static [&'static str] {
     match task {
-        Task::SampleQuality | Task::ScoreAgreement => &[],
+        Task::Jacobian => &["k"],
+        _ => &[],
     }
 }
 
 /// Runs the cell's task; costly artifacts are cached under `cache`.
-pub fn run_cell(cell: &Cell, cache: &Path) -> Result<Measured> {
+/// Files a task draws beside the table (e.g. eigenvector images) go to `artifacts`.
+pub fn run_cell(cell: &Cell, cache: &Path, artifacts: &Path) -> Result<Measured> {
     match cell.config.experiment.task {
         Task::SampleQuality => sample_quality(&cell.config, cell.seed, cache),
         Task::ScoreAgreement => score_agreement::score_agreement(&cell.config, cache),
+        Task::Jacobian => jacobian::jacobian_task(cell, cache, artifacts),
     }
 }
 

@@ -3,7 +3,7 @@
 //! tables ("The Hidden Linear Structure in Score-Based Models", seed 002).
 
 use super::Measured;
-use crate::config::{Experiment, ProbeSplit};
+use crate::config::Experiment;
 use crate::context::{cell_data, cell_denoiser};
 use anyhow::{anyhow, Context, Result};
 use metrics::score_agreement::score_explained_variances;
@@ -26,17 +26,7 @@ pub fn score_agreement(e: &Experiment, cache: &Path) -> Result<Measured> {
         .context("probe.reference is required (checked when the file is read)")?;
     let reference =
         cell_denoiser(&reference_experiment, &data, cache).context("probe.reference")?;
-    let points = match e.probe.split {
-        ProbeSplit::Train => &data.train.images,
-        ProbeSplit::Test => {
-            &data
-                .test
-                .as_ref()
-                .context("probe.split = \"test\" needs real data with a test split")?
-                .images
-        }
-    };
-    let points = points.slice_rows(0, e.probe.points.min(points.n()));
+    let points = super::jacobian::probe_points(e, &data)?;
     let mut rng = seeded(derive_seed(
         e.experiment.seed,
         &format!("probe-noise/{sigma:e}"),

@@ -1,0 +1,91 @@
+//! Images laid out in a grid (e.g. a denoiser's top Jacobian eigenvectors, Kadkhodaie et
+//! al. 2024 Fig. 3), each tile on a symmetric blue–white–red scale around 0, with a caption.
+
+use crate::plot::{register_fonts, FONT};
+use anyhow::{bail, Context, Result};
+use plotters::prelude::*;
+use std::path::Path;
+
+/// Pixels per image pixel.
+const CELL: u32 = 18;
+/// Caption height and tile gap, in pixels.
+const CAPTION: u32 = 22;
+const GAP: u32 = 8;
+
+/// One tile: an `h × w` image (row-major) and its caption.
+pub struct Tile {
+    pub caption: String,
+    pub pixels: Vec<f64>,
+}
+
+/// Writes `tiles` (each `h × w`) as a PNG grid with `columns` tiles per row; each tile is
+/// scaled by its own max |value|, so eigenvectors (defined up to sign and norm) compare.
+pub fn write_image_grid(
+    path: &Path,
+    tiles: &[Tile],
+    (h, w): (usize, usize),
+    columns: usize,
+) -> Result<()> {
+    if tiles.is_empty() || columns == 0 {
+        bail!("an image grid needs at least one tile and one column");
+    }
+    if let Some(t) = tiles.iter().find(|t| t.pixels.len() != h * w) {
+        bail!(
+            "tile {:?} has {} pixels, expected {h}×{w}",
+            t.caption,
+            t.pixels.len()
+        );
+    }
+    register_fonts()?;
+    let rows = tiles.len().div_ceil(columns);
+    let tile_w = w as u32 * CELL;
+    let tile_h = h as u32 * CELL + CAPTION;
+    let size = (
+        columns as u32 * (tile_w + GAP) + GAP,
+        rows as u32 * (tile_h + GAP) + GAP,
+    );
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let root = BitMapBackend::new(path, size).into_drawing_area();
+    let err = |e: plotters::drawing::DrawingAreaErrorKind<_>| anyhow::anyhow!("{e}");
+    root.fill(&WHITE).map_err(err)?;
+    for (n, tile) in tiles.iter().enumerate() {
+        let x0 = GAP as i32 + (n % columns) as i32 * (tile_w + GAP) as i32;
+        let y0 = GAP as i32 + (n / columns) as i32 * (tile_h + GAP) as i32;
+        root.draw(&Text::new(
+            tile.caption.clone(),
+            (x0, y0),
+            (FONT, 14).into_font(),
+        ))
+        .map_err(err)?;
+        let scale = tile
+            .pixels
+            .iter()
+            .fold(0.0f64, |m, v| m.max(v.abs()))
+            .max(1e-300);
+        for (i, v) in tile.pixels.iter().enumerate() {
+            let (r, c) = ((i / w) as i32, (i % w) as i32);
+            let top = (x0 + c * CELL as i32, y0 + CAPTION as i32 + r * CELL as i32);
+            let bottom = (top.0 + CELL as i32, top.1 + CELL as i32);
+            root.draw(&Rectangle::new(
+                [top, bottom],
+                diverging(v / scale).filled(),
+            ))
+            .map_err(err)?;
+        }
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// Blue (−1) – white (0) – red (+1).
+fn diverging(v: f64) -> RGBColor {
+    let v = v.clamp(-1.0, 1.0);
+    let fade = |t: f64| (255.0 * (1.0 - t)) as u8;
+    if v >= 0.0 {
+        RGBColor(255, fade(v), fade(v))
+    } else {
+        RGBColor(fade(-v), fade(-v), 255)
+    }
+}

@@ -1,0 +1,309 @@
+//! `task = "jacobian"`: the geometry of a denoiser at one noise level (Kadkhodaie, Guth,
+//! Simoncelli & Mallat 2024, seed 000; Wang et al. 2024 for MoLRG): on probes
+//! y = x0 + σε, the Jacobian ∇D(y), the spectrum of its symmetric part (the adaptive basis),
+//! its effective dimension tr ∇D, its rank at 99% energy, SURE next to the true MSE, and
+//! — against a `[probe] reference` denoiser (e.g. the exact one) — the MSE between the two
+//! denoisers and the principal angles between their top eigen-subspaces.
+
+use super::Measured;
+use crate::config::{Experiment, ProbeSplit};
+use crate::context::{cell_data, cell_denoiser};
+use crate::image_grid::{write_image_grid, Tile};
+use crate::plan::Cell;
+use anyhow::{bail, Context, Result};
+use faer::Mat;
+use metrics::jacobian::{jacobian_spectrum, principal_angles, rank_at_energy, JacobianSpectrum};
+use metrics::sure::sure_term;
+use samplers::rng::{derive_seed, seeded};
+use samplers::{Batch, Denoiser};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// `[jacobian]`: what the jacobian task measures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JacobianSpec {
+    /// Energy level of the rank (Wang et al. 2024 use 0.99).
+    #[serde(default = "default_energy")]
+    pub energy: f64,
+    /// r > 0: principal angles between the top-r eigenvectors of the model's and the
+    /// reference's symmetric Jacobians (e.g. the MoLRG subspace dimension).
+    #[serde(default)]
+    pub subspace_dim: usize,
+    /// Finite-difference step relative to σ, for denoisers without their own Jacobian.
+    #[serde(default = "default_fd_step")]
+    pub fd_step: f64,
+    /// Write the top eigenvectors of the first probe as an image grid (image data only).
+    #[serde(default)]
+    pub eigenvector_images: usize,
+}
+
+fn default_energy() -> f64 {
+    0.99
+}
+fn default_fd_step() -> f64 {
+    0.02
+}
+
+impl Default for JacobianSpec {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults deserialize")
+    }
+}
+
+impl JacobianSpec {
+    /// Range checks; errors name the key and the value.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        if !(self.energy > 0.0 && self.energy <= 1.0) {
+            return Err((
+                "jacobian.energy".into(),
+                format!("jacobian.energy = {} must be in (0, 1]", self.energy),
+            ));
+        }
+        if !(self.fd_step > 0.0 && self.fd_step.is_finite()) {
+            return Err((
+                "jacobian.fd_step".into(),
+                format!("jacobian.fd_step = {} must be > 0", self.fd_step),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Per-probe measurements.
+struct ProbeResult {
+    spectrum: JacobianSpectrum,
+    trace: f64,
+    sure: f64,
+    mse: f64,
+}
+
+/// Runs the task for one cell: metrics `sigma`, `eff_dim` (mean tr ∇D) and its sd, `rank`
+/// (mean rank at `energy`), `sure` and `mse` (per probe, mean ± standard error), with a
+/// reference: `mse_to_reference` and `max_angle_deg`; one detail row per eigenvalue index
+/// `k` (1 = largest) with the mean and sd over probes of the k-th eigenvalue of the
+/// symmetric Jacobian and the k-th singular value.
+pub fn jacobian_task(cell: &Cell, cache: &Path, artifacts: &Path) -> Result<Measured> {
+    let e = &cell.config;
+    let spec = &e.jacobian;
+    let data = cell_data(e)?;
+    let sigma = super::score_agreement::probe_sigma(e)?;
+    let model = cell_denoiser(e, &data, cache)?;
+    let reference = match &e.probe.reference {
+        Some(r) => {
+            let mut re = e.clone();
+            re.model = r.clone();
+            Some(cell_denoiser(&re, &data, cache).context("probe.reference")?)
+        }
+        None => None,
+    };
+    let x0 = probe_points(e, &data)?;
+    let d = x0.dim();
+    // The same noise for every denoiser at this σ.
+    let mut rng = seeded(derive_seed(
+        e.experiment.seed,
+        &format!("jacobian-noise/{sigma:e}"),
+    ));
+    let y = x0.lincomb(1.0, &Batch::standard_normal(x0.n(), d, &mut rng), sigma);
+    let denoised = model.denoise(&y, sigma);
+    let mut results = Vec::with_capacity(y.n());
+    let mut to_reference = Vec::new();
+    let mut angles = Vec::new();
+    let reference_denoised = reference.as_ref().map(|r| r.denoise(&y, sigma));
+    for i in 0..y.n() {
+        let jac = jacobian(model.as_ref(), y.row(i), sigma, spec.fd_step)?;
+        let spectrum = jacobian_spectrum(
+            &jac,
+            d,
+            d.min(spec.subspace_dim.max(spec.eigenvector_images)),
+        )?;
+        let trace = (0..d).map(|j| jac[j * d + j]).sum::<f64>();
+        let residual = squared_distance(y.row(i), denoised.row(i));
+        results.push(ProbeResult {
+            trace,
+            sure: sure_term(residual, trace, sigma, d),
+            mse: squared_distance(denoised.row(i), x0.row(i)),
+            spectrum,
+        });
+        if let (Some(reference), Some(rd)) = (&reference, &reference_denoised) {
+            to_reference.push(squared_distance(denoised.row(i), rd.row(i)));
+            if spec.subspace_dim > 0 {
+                let r = spec.subspace_dim.min(d);
+                let ref_jac = jacobian(reference.as_ref(), y.row(i), sigma, spec.fd_step)?;
+                let ref_spectrum = jacobian_spectrum(&ref_jac, d, r)?;
+                let ours = top_columns(&results[i].spectrum.eigenvectors_sym, r);
+                let theirs = top_columns(&ref_spectrum.eigenvectors_sym, r);
+                let theta = principal_angles(ours.as_ref(), theirs.as_ref())?;
+                angles.push(theta.iter().fold(0.0f64, |m, t| m.max(*t)).to_degrees());
+            }
+        }
+    }
+    if spec.eigenvector_images > 0 {
+        write_eigenvectors(
+            cell,
+            &data.train.shape,
+            &results[0].spectrum,
+            sigma,
+            spec.eigenvector_images,
+            artifacts,
+        )?;
+    }
+    Ok(Measured {
+        metrics: summary(sigma, spec.energy, &results, &to_reference, &angles),
+        nfe: 0,
+        rows: spectrum_rows(&results, d),
+    })
+}
+
+/// The Jacobian of `denoiser` at `x`: central finite differences with step `fd_step·σ`
+/// (one batched call of 2d rows; accurate to O(h²) for a smooth denoiser).
+fn jacobian(denoiser: &dyn Denoiser, x: &[f64], sigma: f64, fd_step: f64) -> Result<Vec<f64>> {
+    Ok(metrics::jacobian::finite_difference_jacobian(
+        denoiser,
+        x,
+        sigma,
+        fd_step * sigma,
+    )?)
+}
+
+/// The first `probe.points` points of `probe.split`.
+pub(super) fn probe_points(e: &Experiment, data: &crate::context::CellData) -> Result<Batch> {
+    let points = match e.probe.split {
+        ProbeSplit::Train => &data.train.images,
+        ProbeSplit::Test => match &data.test {
+            Some(t) => &t.images,
+            None => bail!(
+                "probe.split = \"test\" needs real data with a test split; data.kind = {} has none",
+                e.data.kind()
+            ),
+        },
+        ProbeSplit::Reference => &data.reference,
+    };
+    Ok(points.slice_rows(0, e.probe.points.min(points.n())))
+}
+
+fn summary(
+    sigma: f64,
+    energy: f64,
+    results: &[ProbeResult],
+    to_reference: &[f64],
+    angles: &[f64],
+) -> Vec<(String, f64)> {
+    let traces: Vec<f64> = results.iter().map(|r| r.trace).collect();
+    let ranks: Vec<f64> = results
+        .iter()
+        .map(|r| rank_at_energy(&r.spectrum.singular_values, energy) as f64)
+        .collect();
+    let sure: Vec<f64> = results.iter().map(|r| r.sure).collect();
+    let mse: Vec<f64> = results.iter().map(|r| r.mse).collect();
+    let (eff_dim, eff_dim_std) = super::mean_std(&traces);
+    let (rank, rank_std) = super::mean_std(&ranks);
+    let (sure_mean, sure_se) = mean_se(&sure);
+    let (mse_mean, mse_se) = mean_se(&mse);
+    let mut out = vec![
+        ("sigma".to_string(), sigma),
+        ("eff_dim".into(), eff_dim),
+        ("eff_dim_std".into(), eff_dim_std),
+        ("rank".into(), rank),
+        ("rank_std".into(), rank_std),
+        ("sure".into(), sure_mean),
+        ("sure_se".into(), sure_se),
+        ("mse".into(), mse_mean),
+        ("mse_se".into(), mse_se),
+    ];
+    if !to_reference.is_empty() {
+        out.push(("mse_to_reference".into(), super::mean_std(to_reference).0));
+    }
+    if !angles.is_empty() {
+        let (a, a_std) = super::mean_std(angles);
+        out.push(("max_angle_deg".into(), a));
+        out.push(("max_angle_deg_std".into(), a_std));
+    }
+    out
+}
+
+/// Detail rows: k, mean ± sd over probes of the k-th largest symmetric eigenvalue and the
+/// k-th singular value.
+fn spectrum_rows(results: &[ProbeResult], d: usize) -> Vec<Vec<(String, f64)>> {
+    (0..d)
+        .map(|k| {
+            let eig: Vec<f64> = results
+                .iter()
+                .map(|r| r.spectrum.eigenvalues_sym[k])
+                .collect();
+            let sv: Vec<f64> = results
+                .iter()
+                .map(|r| r.spectrum.singular_values[k])
+                .collect();
+            let (eig_mean, eig_std) = super::mean_std(&eig);
+            vec![
+                ("k".to_string(), (k + 1) as f64),
+                ("eigenvalue".into(), eig_mean),
+                ("eigenvalue_std".into(), eig_std),
+                ("singular_value".into(), super::mean_std(&sv).0),
+            ]
+        })
+        .collect()
+}
+
+fn top_columns(u: &Mat<f64>, r: usize) -> Mat<f64> {
+    Mat::from_fn(u.nrows(), r.min(u.ncols()), |i, j| u[(i, j)])
+}
+
+/// Mean and standard error s/√n.
+fn mean_se(v: &[f64]) -> (f64, f64) {
+    let (mean, std) = super::mean_std(v);
+    (mean, std / (v.len() as f64).sqrt())
+}
+
+fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+/// `<artifacts>/eigenvectors_<cell label>.png`: the top eigenvectors of the first probe.
+fn write_eigenvectors(
+    cell: &Cell,
+    shape: &[usize; 3],
+    spectrum: &JacobianSpectrum,
+    sigma: f64,
+    count: usize,
+    artifacts: &Path,
+) -> Result<()> {
+    let [channels, h, w] = *shape;
+    if channels != 1 || h * w < 4 {
+        bail!("jacobian.eigenvector_images needs single-channel image data; the data has shape {shape:?}");
+    }
+    let u = &spectrum.eigenvectors_sym;
+    let tiles: Vec<Tile> = (0..count.min(u.ncols()))
+        .map(|k| Tile {
+            caption: format!("σ={sigma} k={} λ={:.3}", k + 1, spectrum.eigenvalues_sym[k]),
+            pixels: (0..u.nrows()).map(|i| u[(i, k)]).collect(),
+        })
+        .collect();
+    let label: String = cell
+        .params
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}={}",
+                v.as_str().map_or_else(|| v.to_string(), str::to_string)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("_")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "=._-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    write_image_grid(
+        &artifacts.join(format!("eigenvectors_{label}.png")),
+        &tiles,
+        (h, w),
+        count.min(4),
+    )
+}
