@@ -1,0 +1,93 @@
+//! The probe tasks against closed forms: the Jacobian of the exact Gaussian denoiser is
+//! Σ(Σ + σ²I)⁻¹ (eigenvalues λ_k/(λ_k + σ²); seed 000), and a denoiser's score agrees
+//! with itself (EV = 1) but not with a worse one.
+
+use runner::run::{run_experiment, RunOptions};
+use runner::table::{Table, Values};
+
+fn run(name: &str, text: &str) -> Table {
+    let dir = std::env::temp_dir().join(format!("dlab-tasks-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("{name}.toml"));
+    std::fs::write(&file, text).unwrap();
+    let options = RunOptions {
+        results: dir.join("results"),
+        ..RunOptions::default()
+    };
+    run_experiment(&file, &options).unwrap().table
+}
+
+fn f64_column(table: &Table, name: &str) -> Vec<f64> {
+    match &table.columns.iter().find(|(n, _)| n == name).unwrap().1 {
+        Values::F64(v) => v.clone(),
+        Values::I64(v) => v.iter().map(|&x| x as f64).collect(),
+        other => panic!("{name} is not numeric: {other:?}"),
+    }
+}
+
+#[test]
+fn exact_gaussian_jacobian_has_eigenvalues_lambda_over_lambda_plus_sigma2() {
+    let table = run(
+        "jacobian",
+        r#"
+[experiment]
+name = "jacobian_gaussian"
+seed = 1
+task = "jacobian"
+
+[data]
+kind = "gaussian"
+eigenvalues = [4.0, 1.0, 0.25]
+
+[probe]
+sigma = 0.5
+points = 3
+split = "reference"
+reference = { kind = "exact" }
+
+[jacobian]
+subspace_dim = 2
+"#,
+    );
+    let k = f64_column(&table, "k");
+    let eig = f64_column(&table, "eigenvalue");
+    assert_eq!(k, [1.0, 2.0, 3.0]);
+    let expected = [4.0 / 4.25, 1.0 / 1.25, 0.25 / 0.5];
+    for (got, want) in eig.iter().zip(expected) {
+        assert!((got - want).abs() < 1e-6, "eigenvalue {got} vs {want}");
+    }
+    let eff_dim = f64_column(&table, "eff_dim")[0];
+    assert!((eff_dim - expected.iter().sum::<f64>()).abs() < 1e-6);
+    assert_eq!(f64_column(&table, "rank")[0], 3.0);
+    assert!(f64_column(&table, "max_angle_deg")[0] < 1e-3);
+    assert!(f64_column(&table, "mse_to_reference")[0] < 1e-20);
+}
+
+#[test]
+fn a_score_agrees_with_itself_and_less_with_the_isotropic_fit() {
+    let table = run(
+        "score",
+        r#"
+[experiment]
+name = "score_gaussian"
+seed = 2
+task = "score_agreement"
+
+[data]
+kind = "gaussian"
+eigenvalues = [4.0, 1.0, 0.01]
+
+[probe]
+sigma = 0.3
+points = 500
+reference = { kind = "exact" }
+
+[sweep]
+model = [{ kind = "exact" }, { kind = "isotropic" }]
+"#,
+    );
+    let ev = f64_column(&table, "ev");
+    assert!((ev[0] - 1.0).abs() < 1e-12, "exact vs exact: {}", ev[0]);
+    assert!(ev[1] < 0.9, "isotropic vs exact: {}", ev[1]);
+}
