@@ -179,8 +179,8 @@ pub fn list(dir: &Path) -> Result<()> {
         let count = |profile: Option<&str>| -> String {
             file.resolve_table(profile, &[])
                 .and_then(|t| plan_cells(&file, &t))
-                .map(|c| c.len().to_string())
-                .unwrap_or_else(|e| format!("error: {e:#}"))
+                .map(|c| format!("{} cells", c.len()))
+                .unwrap_or_else(|e| format!("cannot plan: {e:#}"))
         };
         let description = file
             .base
@@ -189,9 +189,9 @@ pub fn list(dir: &Path) -> Result<()> {
             .and_then(|d| d.as_str())
             .unwrap_or("");
         println!("{}  ({})", path.display(), description);
-        println!("    default: {} cells", count(None));
+        println!("    default: {}", count(None));
         for name in file.profiles.keys() {
-            println!("    {name}: {} cells", count(Some(name)));
+            println!("    {name}: {}", count(Some(name)));
         }
     }
     Ok(())
