@@ -210,6 +210,31 @@ pub struct Cell {
     pub id: String,
 }
 
+impl Cell {
+    /// `key=value_…` of the swept parameters, safe as a file name (for a cell's images).
+    pub fn file_label(&self) -> String {
+        self.params
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{k}={}",
+                    v.as_str().map_or_else(|| v.to_string(), str::to_string)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("_")
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "=._-".contains(c) {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect()
+    }
+}
+
 /// The cells of a resolved experiment table, in plan order.
 pub fn plan_cells(file: &ExperimentFile, table: &Table) -> Result<Vec<Cell>> {
     let base: Experiment = file.resolve_from_table(table.clone())?;

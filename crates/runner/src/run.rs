@@ -437,17 +437,22 @@ pub fn row_key_columns(e: &Experiment) -> Result<Vec<String>> {
     Ok(keys)
 }
 
+/// `k=v;…` of a record's parameters other than `over`: records with equal keys differ
+/// only in `over`.
+fn params_except(record: &CellRecord, over: &str) -> String {
+    record
+        .params
+        .iter()
+        .filter(|(k, _)| k.as_str() != over)
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
 /// For each record, the convergence order of `metric` over the records that share all
 /// parameters but `over`.
 fn orders(records: &[CellRecord], over: &str, metric: &str) -> Vec<f64> {
-    let group_key = |r: &CellRecord| {
-        r.params
-            .iter()
-            .filter(|(k, _)| k.as_str() != over)
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(";")
-    };
+    let group_key = |r: &CellRecord| params_except(r, over);
     records
         .iter()
         .map(|r| {
@@ -470,14 +475,7 @@ fn orders(records: &[CellRecord], over: &str, metric: &str) -> Vec<f64> {
 /// For each record, `metric` divided by its value in the record that shares all
 /// parameters but `over` and has `over = first`; NaN when there is no such record.
 fn relative_to_first(records: &[CellRecord], over: &str, first: &Value, metric: &str) -> Vec<f64> {
-    let group_key = |r: &CellRecord| {
-        r.params
-            .iter()
-            .filter(|(k, _)| k.as_str() != over)
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(";")
-    };
+    let group_key = |r: &CellRecord| params_except(r, over);
     records
         .iter()
         .map(|r| {

@@ -302,28 +302,8 @@ fn write_eigenvectors(
             pixels: (0..u.nrows()).map(|i| u[(i, k)]).collect(),
         })
         .collect();
-    let label: String = cell
-        .params
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{k}={}",
-                v.as_str().map_or_else(|| v.to_string(), str::to_string)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("_")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "=._-".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
     write_image_grid(
-        &artifacts.join(format!("eigenvectors_{label}.png")),
+        &artifacts.join(format!("eigenvectors_{}.png", cell.file_label())),
         &tiles,
         (h, w),
         count.min(4),
