@@ -15,6 +15,7 @@
 pub mod bench;
 pub mod checkpoint;
 pub mod classifier;
+pub mod clip;
 pub mod conditioning;
 pub mod denoiser;
 pub mod device;
