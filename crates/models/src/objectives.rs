@@ -2,7 +2,7 @@
 //! x̂ = x0 + σ·ε with D(x̂; σ) from a [`Parameterization`](crate::precond::Parameterization):
 //!
 //! - [`edm_loss`]: Karras et al. 2022's λ(σ)‖D − x0‖² with log-normal σ.
-//! - [`l_simple`], [`x0_mse`], [`hybrid`]: the discrete-DDPM objectives of Ho et al. 2020,
+//! - [`l_simple`], [`x0_mse`], [`mu_mse`], [`hybrid`]: the discrete-DDPM objectives of Ho et al. 2020,
 //!   seed 003 (P1) and Nichol & Dhariwal 2021 (σ_t = √((1 − ᾱ_t)/ᾱ_t), so x̂ = x_t/√ᾱ_t);
 //!   the variational bound itself lives in [`crate::vlb`].
 //! - [`ncsn_dsm`], [`implicit_score_matching`]: score matching (Song & Ermon 2019;
@@ -22,7 +22,8 @@ mod spec;
 mod tests;
 
 pub use ddpm::{
-    draw_timesteps, hybrid, hybrid_at, l_simple, l_simple_at, p1_weight, x0_mse, x0_mse_at,
+    draw_timesteps, hybrid, hybrid_at, l_simple, l_simple_at, mu_mse, mu_mse_at, p1_weight,
+    predicted_mean, x0_mse, x0_mse_at,
 };
 pub use edm::{edm_loss, edm_loss_at, edm_weight, log_normal_sigmas};
 pub(crate) use model::{column, row_lincomb, scale_rows};

@@ -210,10 +210,7 @@ pub fn vlb_terms_at(
             let offset = row_lincomb(&x_hat, &a, &x_t, &ct);
             batch_to_tensor(&offset, dev) + column(&b, dev) * model.output_at(&x_hat, &sigma)
         }
-        VlbMean::Mu => {
-            let c_noise: Vec<f64> = sigma.iter().map(|&s| crate::precond::c_noise(s)).collect();
-            model.raw(&x_t, &c_noise)
-        }
+        VlbMean::Mu => crate::objectives::predicted_mean(model, &x_t, &sigma),
     };
     let kl = gaussian_kl(
         batch_to_tensor(&mu_q, dev),

@@ -7,8 +7,9 @@ use samplers::rng::HostRng;
 use samplers::Batch;
 use schedules::DdpmSchedule;
 
-use super::model::{affine, column, noisy, row_lincomb, Model};
+use super::model::{affine, column, noisy, row_lincomb, scale_rows, Model};
 use crate::error::ModelError;
+use crate::tensor::batch_to_tensor;
 use crate::vlb::{vlb_loss_at, VlbMean, VlbVariance};
 
 /// n timesteps uniform in `start..T` (0-based), drawn on the host.
@@ -135,6 +136,42 @@ pub fn x0_mse(
     let t = draw_timesteps(x0.n(), 1, schedule, rng);
     let eps = Batch::standard_normal(x0.n(), x0.dim(), rng);
     Ok(x0_mse_at(model, x0, schedule, &t, &eps, weighted))
+}
+
+/// μ_θ(x_t, t) of a μ̃-predicting network: its raw output F(x_t, c_noise(σ_t)) in units of
+/// x_{t−1}, on the VP-scaled input x_t = √ᾱ_t·x̂ whatever the parameterization (Ho et al.
+/// 2020 §3.2, "predict μ̃_t directly"; hojonathanho/diffusion `model_mean_type = 'xprev'`).
+pub fn predicted_mean(model: &Model, x_t: &Batch, sigma: &[f64]) -> Tensor<2> {
+    let c_noise: Vec<f64> = sigma.iter().map(|&s| crate::precond::c_noise(s)).collect();
+    model.raw(x_t, &c_noise)
+}
+
+/// μ̃-MSE at drawn t (0-based) and ε: the mean over the n·d elements of
+/// (μ̃_t(x_t, x0) − μ_θ(x_t, t))², μ̃_t = c0·x0 + c_t·x_t the posterior mean of
+/// q(x_{t−1}|x_t, x0) (Ho et al. 2020 eq. 7; Table 2's unweighted "‖μ̃ − μ̃_θ‖²" row).
+pub fn mu_mse_at(
+    model: &Model,
+    x0: &Batch,
+    schedule: &DdpmSchedule,
+    t: &[usize],
+    eps: &Batch,
+) -> Tensor<1> {
+    let sigma = sigmas_at(schedule, t);
+    let s: Vec<f64> = t.iter().map(|&t| schedule.s(t)).collect();
+    let x_t = scale_rows(&noisy(x0, &sigma, eps), &s);
+    let (c0, ct): (Vec<f64>, Vec<f64>) =
+        t.iter().map(|&t| schedule.posterior_mean_coefs(t)).unzip();
+    let mu_q = row_lincomb(x0, &c0, &x_t, &ct);
+    (batch_to_tensor(&mu_q, model.device) - predicted_mean(model, &x_t, &sigma))
+        .square()
+        .mean()
+}
+
+/// μ̃-MSE with t uniform in 1…T (0-based 0…T−1) and ε ~ N(0, I) (Ho et al. 2020, Table 2).
+pub fn mu_mse(model: &Model, x0: &Batch, schedule: &DdpmSchedule, rng: &mut HostRng) -> Tensor<1> {
+    let t = draw_timesteps(x0.n(), 0, schedule, rng);
+    let eps = Batch::standard_normal(x0.n(), x0.dim(), rng);
+    mu_mse_at(model, x0, schedule, &t, &eps)
 }
 
 /// L_hybrid = L_simple + λ·L_vlb at one drawn (t, ε) shared by both terms (Nichol & Dhariwal

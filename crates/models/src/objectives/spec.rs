@@ -27,12 +27,14 @@ pub enum Objective {
     },
     /// [`super::l_simple`].
     LSimple,
-    /// [`crate::vlb::vlb_loss`] (T·L_t in bits/dim) on data with `levels` gray levels in [−1, 1].
+    /// [`crate::vlb::vlb_loss`] (T·L_t in bits/dim) on data with `levels` gray levels in
+    /// [−1, 1]; `levels` absent: the data's own ([`Objective::resolve_levels`]).
     Vlb {
+        #[serde(default = "default_variance")]
         variance: VlbVariance,
         parameterization: VlbMean,
-        #[serde(default = "default_levels")]
-        levels: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        levels: Option<u32>,
     },
     /// [`super::hybrid`]: L_simple + λ·L_vlb.
     Hybrid {
@@ -40,11 +42,14 @@ pub enum Objective {
         lambda: f64,
         #[serde(default = "default_variance")]
         variance: VlbVariance,
-        #[serde(default = "default_levels")]
-        levels: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        levels: Option<u32>,
     },
     /// [`super::x0_mse`], (P1)-weighted or unweighted.
     X0Mse { weighted: bool },
+    /// [`super::mu_mse`]: ‖μ̃ − μ_θ‖² with the network predicting μ̃ directly (Ho et al.
+    /// 2020, Table 2's "μ̃ prediction, MSE").
+    MuMse,
     /// [`super::ncsn_dsm`] over a geometric ladder of `levels` σ from sigma_max down to sigma_min.
     Ncsn {
         sigma_min: f64,
@@ -67,9 +72,6 @@ fn default_p_mean() -> f64 {
 fn default_p_std() -> f64 {
     1.2
 }
-fn default_levels() -> u32 {
-    256
-}
 fn default_lambda() -> f64 {
     0.001
 }
@@ -85,13 +87,13 @@ fn positive(key: &str, value: f64) -> Result<(), ModelError> {
     }
 }
 
-fn gray_levels(levels: u32) -> Result<(), ModelError> {
-    if levels >= 2 {
+fn gray_levels(levels: Option<u32>) -> Result<(), ModelError> {
+    if levels.is_none_or(|l| l >= 2) {
         Ok(())
     } else {
         Err(ModelError::invalid(
             "levels",
-            levels,
+            levels.unwrap_or_default(),
             ">= 2 (gray levels of the data)",
         ))
     }
@@ -106,6 +108,7 @@ impl Objective {
             Objective::Vlb { .. } => "vlb",
             Objective::Hybrid { .. } => "hybrid",
             Objective::X0Mse { .. } => "x0_mse",
+            Objective::MuMse => "mu_mse",
             Objective::Ncsn { .. } => "ncsn",
             Objective::ImplicitSm { .. } => "implicit_sm",
         }
@@ -119,7 +122,45 @@ impl Objective {
                 | Objective::Vlb { .. }
                 | Objective::Hybrid { .. }
                 | Objective::X0Mse { .. }
+                | Objective::MuMse
         )
+    }
+
+    /// Whether the network predicts the posterior mean μ̃ of x_{t−1} directly (μ̃-prediction,
+    /// Ho et al. 2020 Table 2) rather than a denoiser through its parameterization; such a
+    /// network becomes a denoiser with
+    /// [`NetworkDenoiser::with_mean_prediction`](crate::denoiser::NetworkDenoiser::with_mean_prediction).
+    pub fn predicts_mean(&self) -> bool {
+        matches!(
+            self,
+            Objective::MuMse
+                | Objective::Vlb {
+                    parameterization: VlbMean::Mu,
+                    ..
+                }
+        )
+    }
+
+    /// The objective with its decoder's gray levels set from the data's (`data_levels`,
+    /// `None` for continuous data) where the objective leaves them out. A stated `levels`
+    /// that differs from the data's is an error: the discretized decoder must bin the data
+    /// as they are.
+    pub fn resolve_levels(&self, data_levels: Option<u32>) -> Result<Objective, ModelError> {
+        let mut out = self.clone();
+        if let Objective::Vlb { levels, .. } | Objective::Hybrid { levels, .. } = &mut out {
+            match (*levels, data_levels) {
+                (None, data) => *levels = data,
+                (Some(l), Some(d)) if l != d => {
+                    return Err(ModelError::invalid(
+                        "levels",
+                        l,
+                        &format!("the data's gray levels ({d}), or left out"),
+                    ))
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
     }
 
     /// Checks every setting; the error names the key and its value.
@@ -131,7 +172,7 @@ impl Objective {
                 }
                 positive("p_std", p_std)
             }
-            Objective::LSimple | Objective::X0Mse { .. } => Ok(()),
+            Objective::LSimple | Objective::X0Mse { .. } | Objective::MuMse => Ok(()),
             Objective::Vlb { levels, .. } => gray_levels(levels),
             Objective::Hybrid { lambda, levels, .. } => {
                 if !(lambda >= 0.0 && lambda.is_finite()) {
@@ -172,6 +213,20 @@ impl Objective {
                 Ok(())
             }
         }
+    }
+
+    /// The decoder's gray levels, which the bound needs (continuous data have none).
+    fn levels_or_error(&self, levels: Option<u32>) -> Result<u32, ModelError> {
+        levels.ok_or_else(|| {
+            ModelError::invalid(
+                "levels",
+                "(absent)",
+                &format!(
+                    "set for objective {}: the discretized decoder needs the data's gray levels",
+                    self.name()
+                ),
+            )
+        })
     }
 
     /// The loss on the host batch `x0` (one row per sample, optional class label per row),
@@ -224,13 +279,30 @@ impl Objective {
                 variance,
                 parameterization,
                 levels,
-            } => vlb_loss(&model, parameterization, x0, ddpm()?, variance, levels, rng),
+            } => vlb_loss(
+                &model,
+                parameterization,
+                x0,
+                ddpm()?,
+                variance,
+                self.levels_or_error(levels)?,
+                rng,
+            ),
             Objective::Hybrid {
                 lambda,
                 variance,
                 levels,
-            } => super::hybrid(&model, x0, ddpm()?, lambda, variance, levels, rng),
+            } => super::hybrid(
+                &model,
+                x0,
+                ddpm()?,
+                lambda,
+                variance,
+                self.levels_or_error(levels)?,
+                rng,
+            ),
             Objective::X0Mse { weighted } => super::x0_mse(&model, x0, ddpm()?, weighted, rng)?,
+            Objective::MuMse => super::mu_mse(&model, x0, ddpm()?, rng),
             Objective::Ncsn {
                 sigma_min,
                 sigma_max,

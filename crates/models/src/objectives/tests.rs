@@ -360,19 +360,20 @@ fn every_objective_gives_a_finite_differentiable_loss() {
         Objective::Vlb {
             variance: VlbVariance::FixedLarge,
             parameterization: VlbMean::Eps,
-            levels: 6,
+            levels: Some(6),
         },
         Objective::Vlb {
             variance: VlbVariance::FixedSmall,
             parameterization: VlbMean::Mu,
-            levels: 6,
+            levels: Some(6),
         },
         Objective::Hybrid {
             lambda: 0.001,
             variance: VlbVariance::FixedSmall,
-            levels: 6,
+            levels: Some(6),
         },
         Objective::X0Mse { weighted: true },
+        Objective::MuMse,
         Objective::Ncsn {
             sigma_min: 0.01,
             sigma_max: 10.0,
@@ -419,7 +420,15 @@ fn objective_table_parses_validates_and_names_missing_schedules() {
         Objective::Vlb {
             variance: VlbVariance::FixedSmall,
             parameterization: VlbMean::Mu,
-            levels: 256
+            levels: None
+        }
+    );
+    assert_eq!(
+        parse("kind = \"vlb\"\nparameterization = \"eps\"\nlevels = 17").unwrap(),
+        Objective::Vlb {
+            variance: VlbVariance::FixedLarge,
+            parameterization: VlbMean::Eps,
+            levels: Some(17)
         }
     );
     assert_eq!(
@@ -427,9 +436,10 @@ fn objective_table_parses_validates_and_names_missing_schedules() {
         Objective::Hybrid {
             lambda: 0.001,
             variance: VlbVariance::FixedLarge,
-            levels: 256
+            levels: None
         }
     );
+    assert_eq!(parse("kind = \"mu_mse\"").unwrap(), Objective::MuMse);
     assert_eq!(
         parse("kind = \"x0_mse\"\nweighted = false").unwrap(),
         Objective::X0Mse { weighted: false }
@@ -486,4 +496,87 @@ fn objective_table_parses_validates_and_names_missing_schedules() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("labels = 2"), "{err}");
+}
+
+#[test]
+fn mu_mse_is_the_mse_between_the_posterior_mean_and_the_raw_output_on_x_t() {
+    let dev = Device::flex();
+    let net = tiny_net(2, 5, &dev);
+    let sched = schedule(50);
+    let (x0, eps, t) = (x0_fixed(), eps_fixed(), [0usize, 20, 49]);
+    // The parameterization does not enter: the network predicts μ̃ directly.
+    let model = Model::new(&net, Parameterization::Edm { sigma_data: 0.5 }, &dev);
+    let got = scalar(mu_mse_at(&model, &x0, &sched, &t, &eps));
+    let mut want = 0.0;
+    for i in 0..3 {
+        let (ab, sigma) = (sched.alpha_bar(t[i]), sched.sigma(t[i]));
+        // x_t = √ᾱ·x0 + √(1 − ᾱ)·ε (Ho et al. eq. 4).
+        let x_t: Vec<f64> = (0..2)
+            .map(|j| ab.sqrt() * x0.row(i)[j] + (1.0 - ab).sqrt() * eps.row(i)[j])
+            .collect();
+        let input = Batch::from_vec(1, 2, x_t.clone()).unwrap();
+        let f = tensor_to_batch(model.raw(&input, &[sigma.ln() / 4.0]));
+        // μ̃ = √ᾱ_{t−1}β_t/(1 − ᾱ_t)·x0 + √α_t(1 − ᾱ_{t−1})/(1 − ᾱ_t)·x_t (eq. 7).
+        let (ab_prev, beta) = (sched.alpha_bar_prev(t[i]), sched.beta(t[i]));
+        for j in 0..2 {
+            let mu = ab_prev.sqrt() * beta / (1.0 - ab) * x0.row(i)[j]
+                + (1.0 - beta).sqrt() * (1.0 - ab_prev) / (1.0 - ab) * x_t[j];
+            want += (mu - f.row(0)[j]).powi(2);
+        }
+    }
+    close(got, want / 6.0, 1e-4);
+    // At t = 0 (paper t = 1) μ̃ is x0 itself.
+    let (c0, ct) = sched.posterior_mean_coefs(0);
+    assert!((c0 - 1.0).abs() < 1e-12 && ct.abs() < 1e-12);
+}
+
+#[test]
+fn mean_predicting_objectives_and_decoder_levels_from_the_data() {
+    let vlb = |p: VlbMean, levels: Option<u32>| Objective::Vlb {
+        variance: VlbVariance::FixedLarge,
+        parameterization: p,
+        levels,
+    };
+    assert!(Objective::MuMse.predicts_mean());
+    assert!(vlb(VlbMean::Mu, None).predicts_mean());
+    assert!(!vlb(VlbMean::Eps, None).predicts_mean());
+    assert!(!Objective::LSimple.predicts_mean());
+    assert!(Objective::MuMse.needs_schedule());
+    // Left out: the data's levels; stated: must agree with them.
+    assert_eq!(
+        vlb(VlbMean::Eps, None).resolve_levels(Some(17)).unwrap(),
+        vlb(VlbMean::Eps, Some(17))
+    );
+    assert_eq!(
+        vlb(VlbMean::Eps, Some(17))
+            .resolve_levels(Some(256))
+            .unwrap_err()
+            .to_string(),
+        "levels = 17 must be the data's gray levels (256), or left out"
+    );
+    assert_eq!(
+        Objective::LSimple.resolve_levels(Some(17)).unwrap(),
+        Objective::LSimple
+    );
+    // Continuous data and no levels: the bound cannot be evaluated.
+    let dev = Device::flex().autodiff();
+    let net = tiny_net(2, 6, &dev);
+    let err = vlb(VlbMean::Eps, None)
+        .resolve_levels(None)
+        .unwrap()
+        .loss(
+            &net,
+            &Parameterization::Eps,
+            &x0_fixed(),
+            None,
+            Some(&schedule(10)),
+            &mut seeded(1),
+            &dev,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("levels") && err.contains("gray levels"),
+        "{err}"
+    );
 }
