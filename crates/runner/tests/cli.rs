@@ -281,3 +281,65 @@ fn shards_merge_into_the_same_table_as_one_run() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+const NETWORK_EXPERIMENT: &str = r#"
+[experiment]
+name = "device_test"
+seed = 4
+
+[data]
+kind = "gaussian"
+power_law = { dim = 4 }
+
+[teleport]
+gaussian = "exact"
+
+[sampler]
+kind = "heun"
+
+[metrics]
+samples = 50
+reference_samples = 50
+names = ["mean_err"]
+
+[sweep]
+model = [
+    { kind = "network", device = "flex", net = { arch = "mlp", width = 16, depth = 1, emb_dim = 8 }, train = { steps = 3, batch_size = 16 } },
+    { kind = "exact" },
+]
+"#;
+
+#[test]
+fn device_flag_names_itself_and_reaches_networks_in_sweep_lists() {
+    let dir = scratch("device");
+    std::fs::write(dir.join("exp.toml"), NETWORK_EXPERIMENT).unwrap();
+    let out = dlab(&dir, &["run", "exp.toml", "--device", "bogus"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--device bogus"), "{}", text(&out));
+    #[cfg(not(feature = "cuda"))]
+    {
+        let out = text(&dlab(&dir, &["check", "exp.toml", "--device", "cuda"]));
+        assert!(
+            out.contains("--device cuda") && out.contains("--features cuda"),
+            "{out}"
+        );
+    }
+    assert!(
+        !dir.join("results/runs").exists(),
+        "nothing may run on a bad device"
+    );
+
+    // The sweep's network asks for "flex"; --device cpu rewrites it inside the list.
+    let out = dlab(&dir, &["run", "exp.toml", "--device", "cpu"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let manifest: toml::Table =
+        std::fs::read_to_string(run_dir(&dir.join("results"), "device_test").join("manifest.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
+    let models = manifest["config"]["sweep"]["model"].as_array().unwrap();
+    assert_eq!(models[0]["device"].as_str(), Some("cpu"), "{manifest}");
+    assert_eq!(models[0]["train"]["steps"].as_integer(), Some(3));
+    assert!(models[1].get("device").is_none(), "{manifest}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -23,6 +23,11 @@ pub struct ExperimentArgs {
     /// otherwise reused, even if the code changed since; the manifest records the commit).
     #[arg(long)]
     pub fresh: bool,
+    /// Train and run every network model of the experiment on this device: `cpu` (burn
+    /// Flex) or `cuda` / `cuda:N` (a `--features cuda` build). Sets `device` in `[model]`,
+    /// in network entries of `[sweep]` lists and in `probe.reference`, after `--set`.
+    #[arg(long, value_name = "cpu|cuda|cuda:N")]
+    pub device: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -35,13 +40,139 @@ pub struct RunArgs {
     pub shard: Option<Shard>,
 }
 
-fn options(args: &ExperimentArgs, results: &Path, shard: Option<Shard>) -> RunOptions {
-    RunOptions {
+fn options(args: &ExperimentArgs, results: &Path, shard: Option<Shard>) -> Result<RunOptions> {
+    let mut overrides = args.set.clone();
+    if let Some(device) = &args.device {
+        check_device(device)?;
+        let file = ExperimentFile::read(&args.file)?;
+        let table = file.resolve_table(args.profile.as_deref(), &args.set)?;
+        overrides.extend(device_overrides(&table, device)?);
+    }
+    Ok(RunOptions {
         profile: args.profile.clone(),
-        overrides: args.set.clone(),
+        overrides,
         shard,
         fresh: args.fresh,
         results: results.to_path_buf(),
+    })
+}
+
+/// Refuses a `--device` value that `models::device::select` refuses, naming the flag and
+/// the value; a CUDA device in a build without CUDA says how to rebuild.
+fn check_device(device: &str) -> Result<()> {
+    let Err(err) = models::device::select(device) else {
+        return Ok(());
+    };
+    let wants_cuda = device == "cuda" || device.starts_with("cuda:");
+    if wants_cuda && !cfg!(feature = "cuda") {
+        bail!(
+            "--device {device}: this dlab was built without CUDA; rebuild it with \
+             `--features cuda` (cargo build --features cuda --bin dlab)"
+        );
+    }
+    bail!("--device {device}: {err}")
+}
+
+/// The `device` a network table asks for (`cpu` when absent, the [`NetworkSpec`] default).
+///
+/// [`NetworkSpec`]: crate::config::NetworkSpec
+fn table_device(table: &toml::Table) -> &str {
+    table
+        .get("device")
+        .and_then(|d| d.as_str())
+        .unwrap_or("cpu")
+}
+
+fn is_network(value: &toml::Value) -> bool {
+    value
+        .as_table()
+        .is_some_and(|t| t.get("kind").and_then(|k| k.as_str()) == Some("network"))
+}
+
+/// Whether `value` holds a network model table whose device is not `device`.
+fn needs_device(value: &toml::Value, device: &str) -> bool {
+    match value {
+        v if is_network(v) => table_device(v.as_table().expect("a table")) != device,
+        toml::Value::Table(t) => t.values().any(|v| needs_device(v, device)),
+        toml::Value::Array(a) => a.iter().any(|v| needs_device(v, device)),
+        _ => false,
+    }
+}
+
+/// `value` with `device` set in every network model table in it.
+fn with_device(value: &toml::Value, device: &str) -> toml::Value {
+    match value {
+        toml::Value::Table(t) => {
+            let mut t: toml::Table = t
+                .iter()
+                .map(|(k, v)| (k.clone(), with_device(v, device)))
+                .collect();
+            if is_network(value) {
+                t.insert("device".into(), device.into());
+            }
+            toml::Value::Table(t)
+        }
+        toml::Value::Array(a) => {
+            toml::Value::Array(a.iter().map(|v| with_device(v, device)).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// A key `--set` can address: no dots, quotes or spaces.
+fn bare_key(key: &str) -> bool {
+    !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// The `--set` overrides that put every network model of the resolved `table` on `device`:
+/// `model.device=…` for a network reached through tables, the whole list (e.g.
+/// `sweep.model=[…]`) for networks inside a list. Tables already on `device` (absent = cpu)
+/// are left alone, so `--device cpu` does not change a CPU experiment's configuration.
+pub fn device_overrides(table: &toml::Table, device: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for (key, value) in table {
+        collect_device_overrides(key, value, device, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn collect_device_overrides(
+    path: &str,
+    value: &toml::Value,
+    device: &str,
+    out: &mut Vec<String>,
+) -> Result<()> {
+    if !needs_device(value, device) {
+        return Ok(());
+    }
+    if is_network(value) {
+        out.push(format!("{path}.device={}", toml::Value::from(device)));
+        return Ok(());
+    }
+    match value {
+        toml::Value::Table(t)
+            if t.iter()
+                .all(|(k, v)| bare_key(k) || !needs_device(v, device)) =>
+        {
+            for (key, child) in t {
+                collect_device_overrides(&format!("{path}.{key}"), child, device, out)?;
+            }
+            Ok(())
+        }
+        _ => {
+            let replaced = with_device(value, device);
+            let assignment = format!("{path}={replaced}");
+            // `--set` reads the value back as TOML; make sure it reads back as written.
+            let (_, parsed) = crate::overrides::parse_assignment(&assignment)?;
+            if parsed != replaced {
+                bail!("--device {device}: cannot express the change of {path} as an override");
+            }
+            out.push(assignment);
+            Ok(())
+        }
     }
 }
 
@@ -80,7 +211,7 @@ fn print_outcome(outcome: &RunOutcome) {
 pub fn run(args: &RunArgs, results: &Path) -> Result<()> {
     let outcome = run_experiment(
         &args.experiment.file,
-        &options(&args.experiment, results, args.shard),
+        &options(&args.experiment, results, args.shard)?,
     )?;
     if outcome.table.height() <= MAX_PRINTED_ROWS {
         print!("{}", render_table(&outcome.table));
@@ -98,7 +229,7 @@ pub fn run(args: &RunArgs, results: &Path) -> Result<()> {
 /// `dlab check`: runs (or reuses) the run and compares it with the baseline. Returns
 /// false when a value is out of tolerance.
 pub fn check(args: &ExperimentArgs, results: &Path) -> Result<bool> {
-    let outcome = run_experiment(&args.file, &options(args, results, None))?;
+    let outcome = run_experiment(&args.file, &options(args, results, None)?)?;
     let name = &outcome.experiment.experiment.name;
     let path = baseline_path(results, name, args.profile.as_deref());
     if !path.exists() {
@@ -144,7 +275,7 @@ pub fn check(args: &ExperimentArgs, results: &Path) -> Result<bool> {
 
 /// `dlab bless`: runs (or reuses) the run and writes its table as the baseline.
 pub fn bless(args: &ExperimentArgs, results: &Path) -> Result<()> {
-    let outcome = run_experiment(&args.file, &options(args, results, None))?;
+    let outcome = run_experiment(&args.file, &options(args, results, None)?)?;
     let path = baseline_path(
         results,
         &outcome.experiment.experiment.name,
@@ -376,4 +507,80 @@ pub fn merge(dirs: &[PathBuf]) -> Result<()> {
         merged.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::overrides::apply_all;
+
+    const FILE: &str = r#"
+model = { kind = "network", net = { arch = "mlp" } }
+probe.reference = { kind = "network", device = "cpu" }
+sampler = { kind = "heun" }
+[sweep]
+"schedule.steps" = [18, 40]
+model = [{ kind = "network", train = { steps = 10 } }, { kind = "delta" }]
+groups = [{ model = [{ kind = "network", device = "cuda:1" }] }]
+"#;
+
+    #[test]
+    fn every_network_table_gets_the_device_and_nothing_else_changes() {
+        let mut table: toml::Table = toml::from_str(FILE).unwrap();
+        let overrides = device_overrides(&table, "cuda").unwrap();
+        assert!(
+            overrides.contains(&"model.device=\"cuda\"".to_string()),
+            "{overrides:?}"
+        );
+        assert!(overrides.contains(&"probe.reference.device=\"cuda\"".to_string()));
+        // `"schedule.steps"` holds no network: the lists are replaced one by one.
+        assert!(
+            overrides.iter().any(|o| o.starts_with("sweep.model=["))
+                && overrides.iter().any(|o| o.starts_with("sweep.groups=[")),
+            "{overrides:?}"
+        );
+        apply_all(&mut table, &overrides).unwrap();
+        let device = |v: &toml::Value| v.get("device").and_then(|d| d.as_str()).map(String::from);
+        assert_eq!(device(&table["model"]).as_deref(), Some("cuda"));
+        assert_eq!(
+            device(&table["probe"]["reference"]).as_deref(),
+            Some("cuda")
+        );
+        let swept = table["sweep"]["model"].as_array().unwrap();
+        assert_eq!(device(&swept[0]).as_deref(), Some("cuda"));
+        assert_eq!(swept[0]["train"]["steps"].as_integer(), Some(10));
+        assert_eq!(device(&swept[1]), None, "a delta model has no device");
+        let grouped = &table["sweep"]["groups"][0]["model"][0];
+        assert_eq!(device(grouped).as_deref(), Some("cuda"));
+        assert_eq!(
+            table["sweep"]["schedule.steps"].as_array().unwrap().len(),
+            2
+        );
+        assert_eq!(table["sampler"]["kind"].as_str(), Some("heun"));
+    }
+
+    #[test]
+    fn the_device_a_table_already_has_gives_no_override() {
+        let table: toml::Table = toml::from_str(
+            "model = { kind = \"network\" }\nprobe.reference = { kind = \"network\", device = \"cpu\" }",
+        )
+        .unwrap();
+        assert!(device_overrides(&table, "cpu").unwrap().is_empty());
+        assert_eq!(device_overrides(&table, "cuda").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn bad_devices_name_the_flag_and_the_value() {
+        assert!(check_device("cpu").is_ok());
+        let err = check_device("tpu").unwrap_err().to_string();
+        assert!(
+            err.starts_with("--device tpu:") && err.contains("cuda:N"),
+            "{err}"
+        );
+        #[cfg(not(feature = "cuda"))]
+        assert!(check_device("cuda:0")
+            .unwrap_err()
+            .to_string()
+            .contains("--features cuda"));
+    }
 }
