@@ -36,6 +36,8 @@ pub struct Experiment {
     #[serde(default)]
     pub jacobian: crate::tasks::JacobianSpec,
     #[serde(default)]
+    pub memorization: crate::tasks::MemorizationSpec,
+    #[serde(default)]
     pub sweep: Table,
     #[serde(default)]
     pub plot: Vec<PlotSpec>,
@@ -79,6 +81,10 @@ pub enum Task {
     /// The Jacobian of the `[model]` denoiser at one σ on probes: spectrum, effective
     /// dimension, rank, SURE vs MSE, and agreement with `[probe] reference` (`[jacobian]`).
     Jacobian,
+    /// Two `[model]` denoisers trained on disjoint halves of `[memorization] size` images
+    /// each, sampled from the same noise: their agreement and memorization (Kadkhodaie
+    /// et al. 2024).
+    Memorization,
 }
 
 /// `[split]`: which data the model is fitted on.
@@ -588,7 +594,7 @@ fn parse_experiment(mut table: Table) -> Result<Experiment, KeyError> {
                 .or_insert_with(|| Value::String(kind.into()));
         }
     }
-    const TABLES: [&str; 14] = [
+    const TABLES: [&str; 15] = [
         "experiment",
         "data",
         "split",
@@ -599,6 +605,7 @@ fn parse_experiment(mut table: Table) -> Result<Experiment, KeyError> {
         "metrics",
         "probe",
         "jacobian",
+        "memorization",
         "sweep",
         "plot",
         "check",
@@ -638,6 +645,10 @@ fn parse_experiment(mut table: Table) -> Result<Experiment, KeyError> {
             "jacobian" => value
                 .clone()
                 .try_into::<crate::tasks::JacobianSpec>()
+                .map(drop),
+            "memorization" => value
+                .clone()
+                .try_into::<crate::tasks::MemorizationSpec>()
                 .map(drop),
             "plot" => value.clone().try_into::<Vec<PlotSpec>>().map(drop),
             "check" => value
@@ -775,6 +786,9 @@ fn validate(e: &Experiment) -> Result<(), KeyError> {
     }
     validate_probe(e)?;
     e.jacobian
+        .validate()
+        .map_err(|(key, message)| KeyError::new(&key, message))?;
+    e.memorization
         .validate()
         .map_err(|(key, message)| KeyError::new(&key, message))?;
     if !(e.split.test_fraction > 0.0 && e.split.test_fraction < 1.0) {

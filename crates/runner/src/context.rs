@@ -46,7 +46,8 @@ fn memo<T: Send + Sync + 'static>(key: String, make: impl FnOnce() -> Result<T>)
     Ok(stored.clone().downcast::<T>().expect("memo type"))
 }
 
-fn data_key(e: &Experiment) -> String {
+/// The identity of a cell's data (data, split, seed, reference) in the caches.
+pub fn data_key(e: &Experiment) -> String {
     let mut t = toml::Table::new();
     t.insert(
         "data".into(),
@@ -106,9 +107,20 @@ pub fn cell_data(e: &Experiment) -> Result<Arc<CellData>> {
 
 /// The denoiser of `[model]`, built on the training split.
 pub fn cell_denoiser(e: &Experiment, data: &CellData, cache: &Path) -> Result<Arc<dyn Denoiser>> {
+    denoiser_on(e, data, &data_key(e), cache)
+}
+
+/// The denoiser of `[model]` built on `data.train`, which `data_key` identifies (in the
+/// in-memory and on-disk caches): the cell's own data ([`data_key`]) or data derived
+/// from it, e.g. a subset, under a key of its own.
+pub fn denoiser_on(
+    e: &Experiment,
+    data: &CellData,
+    data_key: &str,
+    cache: &Path,
+) -> Result<Arc<dyn Denoiser>> {
     let key = format!(
-        "model/{}/{}",
-        data_key(e),
+        "model/{data_key}/{}",
         toml::to_string(&e.model).unwrap_or_default()
     );
     let train = &data.train.images;
@@ -120,8 +132,8 @@ pub fn cell_denoiser(e: &Experiment, data: &CellData, cache: &Path) -> Result<Ar
             ModelSpec::GaussianFit { tol } => Arc::new(Gaussian::from_data(train, *tol)?),
             ModelSpec::Isotropic => Arc::new(isotropic_fit(train)?),
             ModelSpec::Delta => Arc::new(DeltaMixture::new(train.clone())?),
-            ModelSpec::GmmFit { components, iters, reg } => Arc::new(cached_gmm(e, train, *components, *iters, *reg, cache)?),
-            ModelSpec::Network(spec) => Arc::new(crate::network::trained_denoiser(e, spec, data, &data_key(e), cache)?),
+            ModelSpec::GmmFit { components, iters, reg } => Arc::new(cached_gmm(e, data_key, train, *components, *iters, *reg, cache)?),
+            ModelSpec::Network(spec) => Arc::new(crate::network::trained_denoiser(e, spec, data, data_key, cache)?),
         })
     })?;
     Ok(model.as_ref().clone())
@@ -153,6 +165,7 @@ pub fn teleport_gaussian(e: &Experiment, data: &CellData) -> Result<Option<Arc<G
 /// EM fit of a Gaussian mixture, cached on disk under `<cache>/gmm-<hash>/gmm.toml`.
 fn cached_gmm(
     e: &Experiment,
+    data_key: &str,
     train: &Batch,
     components: usize,
     iters: usize,
@@ -162,8 +175,7 @@ fn cached_gmm(
     let dir = cache.join(format!(
         "gmm-{}",
         content_hash(&toml::from_str(&format!(
-            "key = \"{}\"\nk = {components}\niters = {iters}\nreg = {reg}",
-            data_key(e)
+            "key = \"{data_key}\"\nk = {components}\niters = {iters}\nreg = {reg}"
         ))?)
     ));
     let path = dir.join("gmm.toml");

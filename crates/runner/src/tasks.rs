@@ -12,9 +12,11 @@ use samplers::{Batch, PfOdeSolution};
 use std::path::Path;
 
 mod jacobian;
+mod memorization;
 mod score_agreement;
 
 pub use jacobian::JacobianSpec;
+pub use memorization::MemorizationSpec;
 
 /// The measured values of a cell: named metric columns and the sampler's NFE, and for
 /// tasks that measure a curve per cell (e.g. a spectrum), detail rows: the table then has
@@ -31,6 +33,7 @@ pub struct Measured {
 pub fn row_key_columns(task: Task) -> &'static [&'static str] {
     match task {
         Task::Jacobian => &["k"],
+        Task::Memorization => &["split"],
         _ => &[],
     }
 }
@@ -42,6 +45,7 @@ pub fn run_cell(cell: &Cell, cache: &Path, artifacts: &Path) -> Result<Measured>
         Task::SampleQuality => sample_quality(&cell.config, cell.seed, cache),
         Task::ScoreAgreement => score_agreement::score_agreement(&cell.config, cache),
         Task::Jacobian => jacobian::jacobian_task(cell, cache, artifacts),
+        Task::Memorization => memorization::memorization_task(cell, cache, artifacts),
     }
 }
 
