@@ -171,6 +171,11 @@ pub struct NetworkSpec {
     /// Classifier-free guidance weight w when conditional (1 = plain conditional).
     #[serde(default = "one_f64")]
     pub guidance: f64,
+    /// Training seed: the initial weights and the minibatch/noise draws derive from the
+    /// experiment seed and this (0: from the experiment seed alone), so sweeping it trains
+    /// independent networks on the same data split.
+    #[serde(default)]
+    pub seed: u64,
 }
 
 fn default_net() -> models::net::NetConfig {
@@ -264,6 +269,25 @@ pub struct MetricsSpec {
     /// (e.g. FD(K)/FD(K = 0), to compare shapes with published curves).
     #[serde(default)]
     pub relative_over: Option<String>,
+    /// Gray levels of the data for the discretized decoder of `nll_bits_per_dim`
+    /// (default: the data set's own, 17 for the digits and 256 for MNIST).
+    #[serde(default)]
+    pub levels: Option<u32>,
+    /// `nll_bits_per_dim`: evaluate this many of the T − 1 diffusion terms, drawn at random
+    /// and weighted by (T − 1)/m (an unbiased estimate); default all of them.
+    #[serde(default)]
+    pub nll_t_subset: Option<usize>,
+    /// `nll_bits_per_dim`: the reverse variance of the model's p(x_{t−1}|x_t).
+    #[serde(default = "default_nll_variance")]
+    pub nll_variance: models::vlb::VlbVariance,
+    /// `nll_bits_per_dim`: clip x̂0 to [−1, 1] before the posterior mean, as Ho et al.
+    /// (μ̃-predicting networks are never clipped: their mean is their output).
+    #[serde(default = "yes")]
+    pub nll_clip_denoised: bool,
+}
+
+fn default_nll_variance() -> models::vlb::VlbVariance {
+    models::vlb::VlbVariance::FixedLarge
 }
 
 fn one() -> usize {
@@ -324,6 +348,17 @@ pub enum MetricName {
     FidClassifier,
     /// KID (unbiased MMD², cubic kernel) on the digits classifier's features.
     KidClassifier,
+    /// The DDPM variational bound on the NLL of the test split in bits/dim, with the
+    /// discretized decoder for the data's gray levels (Ho et al. 2020 eq. 5 and Table 1);
+    /// also writes its terms `nll_prior`, `nll_diffusion`, `nll_decoder`. Needs a ddpm
+    /// `[schedule]`.
+    NllBitsPerDim,
+    /// A network model's training loss at the end: the mean of the last points of its loss
+    /// curve (NaN for other models and for a training that diverged).
+    FinalLoss,
+    /// 1 when the network's training diverged (a non-finite loss: no network, every other
+    /// metric NaN) or exploded (final loss far above its lowest); 0 otherwise.
+    Diverged,
 }
 
 impl MetricName {
@@ -336,7 +371,19 @@ impl MetricName {
             MetricName::FdPixels => "fd_pixels",
             MetricName::FidClassifier => "fid_classifier",
             MetricName::KidClassifier => "kid_classifier",
+            MetricName::NllBitsPerDim => "nll_bits_per_dim",
+            MetricName::FinalLoss => "final_loss",
+            MetricName::Diverged => "diverged",
         }
+    }
+
+    /// Whether the metric compares drawn samples with the reference (once per sample seed);
+    /// the others are measured once per cell.
+    pub fn is_sample_metric(self) -> bool {
+        !matches!(
+            self,
+            MetricName::NllBitsPerDim | MetricName::FinalLoss | MetricName::Diverged
+        )
     }
 
     /// Whether the metric needs the classifier feature network.
@@ -673,6 +720,53 @@ fn parse_experiment(mut table: Table) -> Result<Experiment, KeyError> {
         })
 }
 
+/// The metrics measured once per cell: only in `sample_quality`; the bound needs a ddpm
+/// schedule and a subset inside 1..=T−1.
+fn validate_cell_metrics(e: &Experiment) -> Result<(), KeyError> {
+    let m = &e.metrics;
+    if let Some(name) = m.names.iter().find(|n| !n.is_sample_metric()) {
+        if e.experiment.task != Task::SampleQuality {
+            return Err(KeyError::new(
+                "metrics.names",
+                format!(
+                    "metrics.names: `{}` is measured only by experiment.task = \"sample_quality\", not {:?}",
+                    name.column(),
+                    e.experiment.task
+                ),
+            ));
+        }
+    }
+    if let Some(levels) = m.levels.filter(|&l| l < 2) {
+        return Err(KeyError::new(
+            "metrics.levels",
+            format!("metrics.levels = {levels} must be ≥ 2 (gray levels of the data)"),
+        ));
+    }
+    if !m.names.contains(&MetricName::NllBitsPerDim) {
+        return Ok(());
+    }
+    let schedule = e.schedule.ddpm_schedule().map_err(|_| {
+        KeyError::new(
+            "metrics.names",
+            format!(
+                "metrics.names: `nll_bits_per_dim` is the DDPM bound and needs [schedule] kind = \"ddpm\", not \"{}\"",
+                e.schedule.kind()
+            ),
+        )
+    })?;
+    let t_max = schedule.num_timesteps();
+    match m.nll_t_subset {
+        Some(k) if k == 0 || k >= t_max => Err(KeyError::new(
+            "metrics.nll_t_subset",
+            format!(
+                "metrics.nll_t_subset = {k} must be in 1..={} (the diffusion terms of T = {t_max})",
+                t_max - 1
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// `[probe]`: a positive σ or a step inside the grid, and what the task needs.
 fn validate_probe(e: &Experiment) -> Result<(), KeyError> {
     let p = &e.probe;
@@ -784,6 +878,7 @@ fn validate(e: &Experiment) -> Result<(), KeyError> {
             ),
         ));
     }
+    validate_cell_metrics(e)?;
     validate_probe(e)?;
     e.jacobian
         .validate()

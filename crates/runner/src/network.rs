@@ -1,6 +1,8 @@
 //! `[model] kind = "network"`: a burn network trained on the training split, cached under
 //! `results/cache/net-<hash>/` with its checkpoints (an interrupted training resumes
 //! there), its loss curve (`loss_curve.parquet`) and the configuration that made it.
+//! A training that diverges (non-finite loss) leaves `diverged.toml` there instead, so a
+//! rerun reports the divergence without training again.
 
 use crate::config::{Experiment, NetworkSpec};
 use crate::context::CellData;
@@ -10,6 +12,7 @@ use anyhow::{anyhow, Context, Result};
 use burn::module::Module;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use models::denoiser::{Guidance, NetworkDenoiser};
+use models::error::ModelError;
 use models::net::Net;
 use models::train::{fit, Checkpoints, Progress};
 use samplers::rng::{derive_seed, seeded};
@@ -35,6 +38,9 @@ pub fn network_dir(
     key.insert("train".into(), toml::Value::try_from(&spec.train)?);
     key.insert("conditional".into(), spec.conditional.into());
     key.insert("seed".into(), (e.experiment.seed as i64).into());
+    if spec.seed != 0 {
+        key.insert("train_seed".into(), (spec.seed as i64).into());
+    }
     if spec.objective.needs_schedule() {
         key.insert("schedule".into(), toml::Value::try_from(&e.schedule)?);
     }
@@ -69,7 +75,29 @@ pub fn trained_denoiser(
             e.data.kind()
         ));
     }
-    let init_seed = derive_seed(e.experiment.seed, "network/init");
+    let init_seed = derive_seed(e.experiment.seed, &seed_label("network/init", spec.seed));
+    if let Some(diverged) = read_divergence(&dir) {
+        return Err(anyhow!(diverged)).with_context(|| {
+            format!(
+                "training the network in {} (diverged before; delete the directory to retry)",
+                dir.display()
+            )
+        });
+    }
+    let objective = spec
+        .objective
+        .resolve_levels(train.levels)
+        .map_err(|err| anyhow!("model.objective ({}): {err}", spec.objective.name()))?;
+    let schedule = if spec.objective.needs_schedule() {
+        Some(e.schedule.ddpm_schedule().map_err(|err| {
+            anyhow!(
+                "model.objective = {} needs a ddpm [schedule]: {err}",
+                spec.objective.name()
+            )
+        })?)
+    } else {
+        None
+    };
     let build = |dev: &burn::tensor::Device| {
         spec.net
             .build(train.shape, num_classes, &mut seeded(init_seed), dev)
@@ -84,16 +112,6 @@ pub fn trained_denoiser(
         tracing::info!("reusing trained network {}", dir.display());
         models::checkpoint::load(build(&device)?, &final_path)?
     } else {
-        let schedule = if spec.objective.needs_schedule() {
-            Some(e.schedule.ddpm_schedule().map_err(|err| {
-                anyhow!(
-                    "model.objective = {} needs a ddpm [schedule]: {err}",
-                    spec.objective.name()
-                )
-            })?)
-        } else {
-            None
-        };
         let train_device = device.clone().autodiff();
         let labels: Option<Vec<u32>> = if spec.conditional {
             train
@@ -103,7 +121,6 @@ pub fn trained_denoiser(
         } else {
             None
         };
-        let objective = spec.objective.clone();
         let param = spec.parameterization;
         let loss = |net: &Net,
                     x0: &samplers::Batch,
@@ -120,15 +137,19 @@ pub fn trained_denoiser(
             num_classes.map(|k| k as u32),
             &spec.train,
             &loss,
-            derive_seed(e.experiment.seed, "network/train"),
+            derive_seed(e.experiment.seed, &seed_label("network/train", spec.seed)),
             Some(Checkpoints { dir: &dir }),
             &mut |p: Progress| {
                 bar.set_position(p.step as u64);
                 bar.set_message(format!("loss {:.4}", p.loss));
             },
-        )
-        .with_context(|| format!("training the network in {}", dir.display()))?;
+        );
         bar.finish_and_clear();
+        if let Err(err @ ModelError::Diverged { .. }) = &trained {
+            write_divergence(&dir, err)?;
+        }
+        let trained =
+            trained.with_context(|| format!("training the network in {}", dir.display()))?;
         write_curve(&dir, &trained.curve)?;
         tracing::info!(
             "trained {} steps in {:.1}s into {}",
@@ -144,6 +165,9 @@ pub fn trained_denoiser(
         chosen.valid()
     };
     let mut denoiser = NetworkDenoiser::new(net, spec.parameterization, train.images.dim(), device);
+    if let (true, Some(schedule)) = (spec.objective.predicts_mean(), &schedule) {
+        denoiser = denoiser.with_mean_prediction(schedule);
+    }
     if let Some(k) = num_classes {
         let labels: Vec<u32> = (0..k as u32).collect();
         denoiser = denoiser.with_guidance(Guidance {
@@ -153,6 +177,119 @@ pub fn trained_denoiser(
         });
     }
     Ok(denoiser)
+}
+
+/// The seed label of a network's init or training draws: `network/init` for training
+/// seed 0 (as before training seeds existed), `network/init/<seed>` otherwise.
+fn seed_label(base: &str, seed: u64) -> String {
+    if seed == 0 {
+        base.to_string()
+    } else {
+        format!("{base}/{seed}")
+    }
+}
+
+/// Records a diverged training in `<dir>/diverged.toml` (step, loss, last finite loss).
+fn write_divergence(dir: &Path, err: &ModelError) -> Result<()> {
+    let ModelError::Diverged {
+        step,
+        loss,
+        last_finite,
+    } = *err
+    else {
+        return Ok(());
+    };
+    let text = format!(
+        "step = {step}\nloss = {}\nlast_finite = {}\n",
+        toml_float(loss),
+        toml_float(last_finite)
+    );
+    std::fs::create_dir_all(dir)?;
+    crate::table::write_atomically(&dir.join("diverged.toml"), |f| {
+        Ok(std::io::Write::write_all(f, text.as_bytes())?)
+    })
+}
+
+/// A float as TOML writes it (nan, inf, -inf included).
+fn toml_float(v: f64) -> String {
+    toml::Value::Float(v).to_string()
+}
+
+/// The divergence recorded in `dir`, if any.
+fn read_divergence(dir: &Path) -> Option<ModelError> {
+    let t: toml::Table = std::fs::read_to_string(dir.join("diverged.toml"))
+        .ok()?
+        .parse()
+        .ok()?;
+    Some(ModelError::Diverged {
+        step: t.get("step")?.as_integer()? as usize,
+        loss: t.get("loss")?.as_float()?,
+        last_finite: t.get("last_finite")?.as_float()?,
+    })
+}
+
+/// Whether `err` (anywhere in its chain) is a diverged training.
+pub fn is_divergence(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        matches!(
+            e.downcast_ref::<ModelError>(),
+            Some(ModelError::Diverged { .. })
+        )
+    })
+}
+
+/// Curve points averaged into the final loss.
+pub const FINAL_LOSS_POINTS: usize = 10;
+
+/// A final loss this many times the lowest of the curve (when that is > 0) counts as an
+/// exploded training.
+pub const EXPLODED_FACTOR: f64 = 1e3;
+
+/// How a network's training ended.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrainingSummary {
+    /// Mean of the last [`FINAL_LOSS_POINTS`] points of the loss curve (every
+    /// `train.log_every` steps); NaN when training diverged.
+    pub final_loss: f64,
+    /// Non-finite loss, or a final loss above [`EXPLODED_FACTOR`] × the lowest.
+    pub diverged: bool,
+}
+
+/// The [`TrainingSummary`] of the network of `spec` in the cache (after
+/// [`trained_denoiser`] trained it or found its divergence).
+pub fn training_summary(
+    e: &Experiment,
+    spec: &NetworkSpec,
+    data_key: &str,
+    cache: &Path,
+) -> Result<TrainingSummary> {
+    let dir = network_dir(e, spec, data_key, cache)?;
+    if read_divergence(&dir).is_some() {
+        return Ok(TrainingSummary {
+            final_loss: f64::NAN,
+            diverged: true,
+        });
+    }
+    let path = dir.join("loss_curve.parquet");
+    let curve = Table::read_parquet(&path)
+        .with_context(|| format!("reading the loss curve {}", path.display()))?;
+    let loss = match curve.columns.iter().find(|(n, _)| n == "loss") {
+        Some((_, Values::F64(v))) => v.clone(),
+        _ => anyhow::bail!("{} has no loss column", path.display()),
+    };
+    Ok(summarize_curve(&loss))
+}
+
+/// Final loss and explosion of a loss curve (see [`TrainingSummary`]).
+pub fn summarize_curve(loss: &[f64]) -> TrainingSummary {
+    let tail = &loss[loss.len().saturating_sub(FINAL_LOSS_POINTS)..];
+    let final_loss = tail.iter().sum::<f64>() / tail.len() as f64;
+    let lowest = loss.iter().copied().fold(f64::INFINITY, f64::min);
+    TrainingSummary {
+        final_loss,
+        diverged: !final_loss.is_finite()
+            || (lowest > 0.0 && final_loss > EXPLODED_FACTOR * lowest),
+    }
 }
 
 fn write_curve(dir: &Path, curve: &[models::train::CurvePoint]) -> Result<()> {
@@ -186,4 +323,29 @@ fn progress_bar(total: u64, dir: &Path) -> ProgressBar {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn final_loss_is_the_mean_of_the_last_points_and_explosions_count_as_divergence() {
+        let mut curve: Vec<f64> = (0..30).map(|i| 100.0 / f64::from(i + 1)).collect();
+        let tail: f64 = curve[20..].iter().sum::<f64>() / 10.0;
+        let s = summarize_curve(&curve);
+        assert!((s.final_loss - tail).abs() < 1e-12 && !s.diverged);
+        // Ten last points at 1e4 × the lowest (100/30): exploded.
+        curve.extend(std::iter::repeat_n(1e4 * 100.0 / 30.0, 10));
+        assert!(summarize_curve(&curve).diverged);
+        // A short curve averages what it has; a loss that can be negative never "explodes".
+        assert_eq!(summarize_curve(&[2.0, 4.0]).final_loss, 3.0);
+        assert!(!summarize_curve(&[-1.0, 5000.0]).diverged);
+    }
+
+    #[test]
+    fn seed_zero_keeps_the_historical_labels() {
+        assert_eq!(seed_label("network/init", 0), "network/init");
+        assert_eq!(seed_label("network/init", 2), "network/init/2");
+    }
 }

@@ -61,6 +61,11 @@ pub struct PlotSpec {
     /// Fixed vertical axis `[low, high]` (points outside are clipped); default: fit the data.
     #[serde(default)]
     pub y_range: Option<[f64; 2]>,
+    /// One point per series value: the mean over its rows of x and of y, with error bars of
+    /// their standard deviation over the rows on both axes (e.g. over training seeds); a
+    /// series with one row keeps its `<x>_std` and `<y>_std` columns.
+    #[serde(default)]
+    pub aggregate: bool,
 }
 
 /// Fixed published numbers drawn as a dashed line without markers.
@@ -283,6 +288,8 @@ struct Curve {
     points: Vec<(f64, f64)>,
     /// Standard deviation per point (NaN: no bar); empty when the table has no `<y>_std`.
     std: Vec<f64>,
+    /// Horizontal bars (aggregated plots); empty otherwise.
+    x_std: Vec<f64>,
     reference: bool,
 }
 
@@ -328,14 +335,30 @@ impl Figure {
                     (Some(v), false) => v.clone(),
                     (Some(v), true) => format!("{name}, {v}"),
                 };
-                curves.push(Curve {
-                    label,
-                    color: PALETTE[curves.len() % PALETTE.len()],
-                    points: rows.iter().map(|&i| (x[i], y[i])).collect(),
-                    std: std
-                        .as_ref()
-                        .map_or(vec![], |s| rows.iter().map(|&i| s[i]).collect()),
-                    reference: false,
+                let color = PALETTE[curves.len() % PALETTE.len()];
+                curves.push(if spec.aggregate {
+                    let x_std = numeric_column(table, plot, &format!("{}_std", spec.x), "std").ok();
+                    let (mx, sx) = mean_and_spread(&rows, &x, x_std.as_deref());
+                    let (my, sy) = mean_and_spread(&rows, &y, std.as_deref());
+                    Curve {
+                        label,
+                        color,
+                        points: vec![(mx, my)],
+                        std: vec![sy],
+                        x_std: vec![sx],
+                        reference: false,
+                    }
+                } else {
+                    Curve {
+                        label,
+                        color,
+                        points: rows.iter().map(|&i| (x[i], y[i])).collect(),
+                        std: std
+                            .as_ref()
+                            .map_or(vec![], |s| rows.iter().map(|&i| s[i]).collect()),
+                        x_std: vec![],
+                        reference: false,
+                    }
                 });
             }
         }
@@ -352,10 +375,18 @@ impl Figure {
                 color: PALETTE[curves.len() % PALETTE.len()],
                 points,
                 std: vec![],
+                x_std: vec![],
                 reference: true,
             });
         }
-        let xs = curves.iter().flat_map(|c| c.points.iter().map(|p| p.0));
+        let xs = curves.iter().flat_map(|c| {
+            c.points.iter().enumerate().flat_map(|(i, &(x, _))| {
+                let s = c.x_std.get(i).copied().filter(|s| s.is_finite());
+                let s = s.unwrap_or(0.0);
+                [x - s, x, x + s]
+            })
+        });
+        let xs = xs.filter(|&x| !spec.log_x || x > 0.0);
         let x_range = padded_range(extent(xs), spec.log_x);
         let ys = curves.iter().flat_map(|c| {
             c.points.iter().enumerate().flat_map(|(i, &(_, y))| {
@@ -384,6 +415,20 @@ impl Figure {
             log_y: spec.log_y,
         })
     }
+}
+
+/// Mean of `values` over `rows` and their sample standard deviation; for a single row its
+/// `std` column entry (NaN without one).
+fn mean_and_spread(rows: &[usize], values: &[f64], std: Option<&[f64]>) -> (f64, f64) {
+    let picked: Vec<f64> = rows.iter().map(|&i| values[i]).collect();
+    let n = picked.len() as f64;
+    let mean = picked.iter().sum::<f64>() / n;
+    let spread = match (rows, std) {
+        ([one], Some(s)) => s[*one],
+        ([_], None) => f64::NAN,
+        _ => (picked.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt(),
+    };
+    (mean, spread)
 }
 
 /// Row indices per distinct value of the series column (in order of first appearance),
@@ -683,6 +728,21 @@ where
                 ErrorBar::new_vertical(x, low, y, y + s, curve.color.stroke_width(1), 10)
             }))
             .map_err(drawing_error)?;
+        let x_bars = curve
+            .points
+            .iter()
+            .zip(&curve.x_std)
+            .filter(|(_, s)| s.is_finite());
+        chart
+            .draw_series(x_bars.map(|(&(x, y), &s)| {
+                let low = if figure.log_x && x - s <= 0.0 {
+                    figure.x_range.0
+                } else {
+                    x - s
+                };
+                ErrorBar::new_horizontal(y, low, x, x + s, curve.color.stroke_width(1), 10)
+            }))
+            .map_err(drawing_error)?;
         chart
             .draw_series(
                 curve
@@ -731,6 +791,8 @@ mod tests {
             x_label: Some("skipped steps".into()),
             y_label: None,
             filter: Default::default(),
+            y_range: None,
+            aggregate: false,
             reference: vec![ReferenceSeries {
                 label: "paper (Table 2)".into(),
                 x: vec![0.0, 2.0, 4.0],
@@ -750,6 +812,53 @@ mod tests {
         assert_eq!(&bytes[12..16], b"IHDR");
         let be = |r: std::ops::Range<usize>| u32::from_be_bytes(bytes[r].try_into().unwrap());
         (be(16..20), be(20..24))
+    }
+
+    #[test]
+    fn aggregate_draws_one_point_per_series_with_spreads_on_both_axes() {
+        // Two objectives × three seeds, and one objective with a single row.
+        let mut t = Table::default();
+        let objective: Vec<String> = ["a", "a", "a", "b", "b", "b", "c"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        t.push("objective", Values::Str(objective)).unwrap();
+        t.push("nll", Values::F64(vec![1.0, 2.0, 3.0, 4.0, 4.0, 4.0, 5.0]))
+            .unwrap();
+        t.push(
+            "fid",
+            Values::F64(vec![10.0, 12.0, 14.0, 1.0, 3.0, f64::NAN, 7.0]),
+        )
+        .unwrap();
+        t.push("fid_std", Values::F64(vec![0.5; 7])).unwrap();
+        let spec = PlotSpec {
+            name: "fid_vs_nll".into(),
+            x: "nll".into(),
+            y: vec!["fid".into()],
+            series: Some("objective".into()),
+            aggregate: true,
+            reference: vec![],
+            ..spec()
+        };
+        let figure = Figure::new(&t, &spec).unwrap();
+        let got: Vec<(String, (f64, f64), f64, f64)> = figure
+            .curves
+            .iter()
+            .map(|c| (c.label.clone(), c.points[0], c.std[0], c.x_std[0]))
+            .collect();
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0], ("objective=a".into(), (2.0, 12.0), 2.0, 1.0));
+        // The NaN row is left out: two rows remain, x spread 0.
+        assert_eq!(got[1].1, (4.0, 2.0));
+        assert!((got[1].2 - 2f64.sqrt()).abs() < 1e-12 && got[1].3 == 0.0);
+        // One row: its own fid_std; no nll_std column, so no horizontal bar.
+        assert_eq!(got[2].1, (5.0, 7.0));
+        assert!(got[2].2 == 0.5 && got[2].3.is_nan());
+        // The x range covers the bars: 2 ± 1 at the left.
+        assert!(figure.x_range.0 < 1.0);
+        let dir = temp_dir("aggregate");
+        assert_eq!(render(&t, &spec, &dir).unwrap().len(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

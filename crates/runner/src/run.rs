@@ -292,6 +292,18 @@ pub fn load_records(dir: &Path) -> Result<BTreeMap<String, CellRecord>> {
     Ok(out)
 }
 
+/// Every cell's metric columns in order of first appearance: cells may measure different
+/// metrics (e.g. `metrics.names` swept per data set); a cell without a column gets NaN.
+fn metric_columns(records: &[CellRecord]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for name in records.iter().flat_map(|r| &r.metric_order) {
+        if !out.contains(name) {
+            out.push(name.clone());
+        }
+    }
+    out
+}
+
 /// The result table: swept parameters, metrics (with convergence orders when asked),
 /// `nfe`, `seed`, `wall_s`, one row per cell in plan order.
 pub fn assemble_table(records: &[CellRecord], e: &Experiment) -> Result<Table> {
@@ -309,7 +321,8 @@ pub fn assemble_table(records: &[CellRecord], e: &Experiment) -> Result<Table> {
     for name in &ordered_params {
         table.push(name, param_column(records, name)?)?;
     }
-    for metric in &first.metric_order {
+    let metric_order = metric_columns(records);
+    for metric in &metric_order {
         table.push(
             metric,
             Values::F64(
@@ -328,7 +341,7 @@ pub fn assemble_table(records: &[CellRecord], e: &Experiment) -> Result<Table> {
         let Some(over_column) = over_column else {
             bail!("metrics.convergence_over = {over:?} is not a swept key")
         };
-        for metric in first.metric_order.iter().filter(|m| !m.ends_with("_std")) {
+        for metric in metric_order.iter().filter(|m| !m.ends_with("_std")) {
             table.push(
                 &format!("order_{metric}"),
                 Values::F64(orders(records, &over_column, metric)),
@@ -343,7 +356,7 @@ pub fn assemble_table(records: &[CellRecord], e: &Experiment) -> Result<Table> {
             bail!("metrics.relative_over = {over:?} is not a swept key")
         };
         let first_value = crate::plan::column_value(&axis.values[0]);
-        for metric in first.metric_order.iter().filter(|m| !m.ends_with("_std")) {
+        for metric in metric_order.iter().filter(|m| !m.ends_with("_std")) {
             table.push(
                 &format!("{metric}_rel"),
                 Values::F64(relative_to_first(

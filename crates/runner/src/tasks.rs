@@ -3,7 +3,7 @@
 use crate::config::{Experiment, MetricName, Task};
 use crate::context::{cell_data, cell_denoiser, teleport_gaussian};
 use crate::plan::Cell;
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use metrics::frechet::frechet_distance_gaussians;
 use metrics::moments::mean_and_covariance;
 use metrics::sliced::sliced_wasserstein;
@@ -12,6 +12,7 @@ use samplers::{Batch, PfOdeSolution};
 use std::path::Path;
 
 mod jacobian;
+mod likelihood;
 mod memorization;
 mod score_agreement;
 
@@ -51,14 +52,93 @@ pub fn run_cell(cell: &Cell, cache: &Path, artifacts: &Path) -> Result<Measured>
 
 /// Draws `metrics.samples` samples per sample seed with `[sampler]` from the `[model]`
 /// denoiser and compares them with the reference set; each metric is reported as the
-/// mean over sample seeds and, with several seeds, `<name>_std`.
+/// mean over sample seeds and, with several seeds, `<name>_std`. The metrics that are not
+/// about samples (the bound, the training's end) are measured once ([`likelihood`]). A
+/// network whose training diverged is recorded, not an error: its metrics are NaN.
 fn sample_quality(e: &Experiment, cell_seed: u64, cache: &Path) -> Result<Measured> {
     let data = cell_data(e)?;
-    let denoiser = cell_denoiser(e, &data, cache)?;
-    let teleport = teleport_gaussian(e, &data)?;
+    let denoiser = match cell_denoiser(e, &data, cache) {
+        Ok(d) => Some(d),
+        Err(err) if crate::network::is_divergence(&err) => {
+            tracing::warn!("{err:#}; the cell's metrics are recorded as NaN");
+            None
+        }
+        Err(err) => return Err(err),
+    };
+    let noise_root = if e.metrics.common_noise {
+        derive_seed(e.experiment.seed, "common-noise")
+    } else {
+        cell_seed
+    };
+    let sample_names: Vec<MetricName> = e
+        .metrics
+        .names
+        .iter()
+        .copied()
+        .filter(|m| m.is_sample_metric())
+        .collect();
+    let (per_seed, nfe) = match &denoiser {
+        Some(d) if !sample_names.is_empty() => {
+            sample_metrics(e, &data, d.as_ref(), &sample_names, noise_root, cache)?
+        }
+        _ => (
+            vec![vec![f64::NAN; e.metrics.sample_seeds]; sample_names.len()],
+            0,
+        ),
+    };
+    let training = if e
+        .metrics
+        .names
+        .iter()
+        .any(|m| matches!(m, MetricName::FinalLoss | MetricName::Diverged))
+    {
+        Some(likelihood::cell_training(e, cache)?)
+    } else {
+        None
+    };
+    let mut metrics = Vec::new();
+    for name in &e.metrics.names {
+        match (name, &denoiser, &training) {
+            (MetricName::NllBitsPerDim, Some(d), _) => {
+                metrics.extend(likelihood::nll_columns(e, &data, d.as_ref(), noise_root)?)
+            }
+            (MetricName::NllBitsPerDim, None, _) => metrics.extend(likelihood::nan_nll_columns()),
+            (MetricName::FinalLoss | MetricName::Diverged, _, Some(t)) => {
+                metrics.push(likelihood::training_column(*name, t))
+            }
+            _ => {
+                let k = sample_names
+                    .iter()
+                    .position(|m| m == name)
+                    .expect("a sample metric");
+                let (mean, std) = mean_std(&per_seed[k]);
+                metrics.push((name.column().to_string(), mean));
+                if per_seed[k].len() > 1 {
+                    metrics.push((format!("{}_std", name.column()), std));
+                }
+            }
+        }
+    }
+    Ok(Measured {
+        metrics,
+        nfe,
+        rows: vec![],
+    })
+}
+
+/// The sample metrics `names` per sample seed (`[k][seed]`) and the sampler's NFE.
+fn sample_metrics(
+    e: &Experiment,
+    data: &crate::context::CellData,
+    denoiser: &dyn samplers::Denoiser,
+    names: &[MetricName],
+    noise_root: u64,
+    cache: &Path,
+) -> Result<(Vec<Vec<f64>>, usize)> {
+    let teleport = teleport_gaussian(e, data)?;
     let (ref_mean, ref_cov) = mean_and_covariance(&data.reference);
-    let classifier = if e.metrics.names.iter().any(|m| m.needs_classifier()) {
-        Some(crate::context::feature_net(e, &data, cache)?)
+    let classifier = if names.iter().any(|m| m.needs_classifier()) {
+        Some(crate::context::feature_net(e, data, cache)?)
     } else {
         None
     };
@@ -67,12 +147,7 @@ fn sample_quality(e: &Experiment, cell_seed: u64, cache: &Path) -> Result<Measur
         let (m, cov) = mean_and_covariance(&f);
         (f, m, cov)
     });
-    let noise_root = if e.metrics.common_noise {
-        derive_seed(e.experiment.seed, "common-noise")
-    } else {
-        cell_seed
-    };
-    let mut per_seed: Vec<Vec<f64>> = vec![Vec::new(); e.metrics.names.len()];
+    let mut per_seed: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     let mut nfe = 0;
     for j in 0..e.metrics.sample_seeds {
         let mut rng = seeded(derive_seed(noise_root, &format!("samples/{j}")));
@@ -80,14 +155,14 @@ fn sample_quality(e: &Experiment, cell_seed: u64, cache: &Path) -> Result<Measur
         let (samples, trace) = samplers::sample(
             &e.sampler,
             &e.schedule,
-            denoiser.as_ref(),
+            denoiser,
             solution,
             e.metrics.samples,
             &mut rng,
         )
         .map_err(|err| anyhow!("{err}"))?;
         nfe = trace.nfe;
-        for (k, name) in e.metrics.names.iter().enumerate() {
+        for (k, name) in names.iter().enumerate() {
             let value = if samples.is_finite() {
                 let mut metric_rng = seeded(derive_seed(noise_root, &format!("metric/{j}")));
                 match (name, &classifier, &ref_features) {
@@ -126,19 +201,7 @@ fn sample_quality(e: &Experiment, cell_seed: u64, cache: &Path) -> Result<Measur
             per_seed[k].push(value);
         }
     }
-    let mut metrics = Vec::new();
-    for (name, values) in e.metrics.names.iter().zip(&per_seed) {
-        let (mean, std) = mean_std(values);
-        metrics.push((name.column().to_string(), mean));
-        if values.len() > 1 {
-            metrics.push((format!("{}_std", name.column()), std));
-        }
-    }
-    Ok(Measured {
-        metrics,
-        nfe,
-        rows: vec![],
-    })
+    Ok((per_seed, nfe))
 }
 
 fn sample_metric(
@@ -156,6 +219,12 @@ fn sample_metric(
         }
         MetricName::FidClassifier | MetricName::KidClassifier => {
             unreachable!("classifier metrics are computed with their features")
+        }
+        MetricName::NllBitsPerDim | MetricName::FinalLoss | MetricName::Diverged => {
+            bail!(
+                "metrics.names: `{}` is not a sample metric (only experiment.task = \"sample_quality\" measures it)",
+                name.column()
+            )
         }
         MetricName::SlicedWasserstein => sliced_wasserstein(samples, reference, projections, rng)?,
         MetricName::MeanErr => l2(&mean, ref_mean),

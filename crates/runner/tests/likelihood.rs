@@ -1,0 +1,218 @@
+//! The cell metrics of `sample_quality` that are not about samples: the DDPM bound on
+//! the test split (`nll_bits_per_dim` and its terms), the training's final loss, and a
+//! diverged training recorded as such instead of failing the run.
+
+use runner::run::{run_experiment, RunOptions};
+use runner::table::{Table, Values};
+
+fn run_text(name: &str, text: &str) -> anyhow::Result<Table> {
+    let dir = std::env::temp_dir().join(format!("dlab-nll-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("{name}.toml"));
+    std::fs::write(&file, text).unwrap();
+    let options = RunOptions {
+        results: dir.join("results"),
+        ..RunOptions::default()
+    };
+    Ok(run_experiment(&file, &options)?.table)
+}
+
+fn column(table: &Table, name: &str) -> Vec<f64> {
+    match &table.columns.iter().find(|(n, _)| n == name).unwrap().1 {
+        Values::F64(v) => v.clone(),
+        Values::I64(v) => v.iter().map(|&x| x as f64).collect(),
+        other => panic!("{name} is not numeric: {other:?}"),
+    }
+}
+
+/// Digits, DDPM with T = 100, ancestral sampling; `{model}` and `{metrics}` filled in.
+fn config(name: &str, model: &str, metrics: &str) -> String {
+    format!(
+        r#"
+[experiment]
+name = "{name}"
+seed = 3
+
+[data]
+kind = "digits"
+
+[model]
+{model}
+
+[schedule]
+kind = "ddpm"
+timesteps = 100
+
+[sampler]
+kind = "ancestral"
+variance = "fixedlarge"
+
+[metrics]
+samples = 40
+reference = "train"
+common_noise = true
+{metrics}
+"#
+    )
+}
+
+#[test]
+fn the_bound_is_the_sum_of_its_terms_and_its_decoder_bins_the_data_levels() {
+    let table = run_text(
+        "gaussian",
+        &config(
+            "nll_gaussian",
+            "kind = \"gaussian_fit\"",
+            "names = [\"nll_bits_per_dim\", \"final_loss\", \"diverged\"]\n\
+             [sweep]\nmetrics.levels = [17, 256]",
+        ),
+    )
+    .unwrap();
+    let total = column(&table, "nll_bits_per_dim");
+    let (prior, diffusion, decoder) = (
+        column(&table, "nll_prior"),
+        column(&table, "nll_diffusion"),
+        column(&table, "nll_decoder"),
+    );
+    for i in 0..2 {
+        assert!(total[i].is_finite() && total[i] > 0.0, "{total:?}");
+        assert!((total[i] - prior[i] - diffusion[i] - decoder[i]).abs() < 1e-9);
+        assert!(prior[i] > 0.0 && diffusion[i] > 0.0 && decoder[i] > 0.0);
+    }
+    // Only the decoder depends on the levels; 256 bins of width 2/255 hold less mass
+    // each than 17 of width 2/16.
+    assert_eq!(prior[0], prior[1]);
+    assert_eq!(diffusion[0], diffusion[1]);
+    assert!(decoder[1] > decoder[0] + 1.0, "{decoder:?}");
+    // No network: no training loss, no divergence; no samples asked for, no NFE.
+    assert!(column(&table, "final_loss").iter().all(|v| v.is_nan()));
+    assert_eq!(column(&table, "diverged"), [0.0, 0.0]);
+    assert_eq!(column(&table, "nfe"), [0.0, 0.0]);
+
+    // Left out, `metrics.levels` is the data's own: 17 for the digits.
+    let derived = run_text(
+        "derived",
+        &config(
+            "nll_derived",
+            "kind = \"gaussian_fit\"",
+            "names = [\"nll_bits_per_dim\"]",
+        ),
+    )
+    .unwrap();
+    assert_eq!(column(&derived, "nll_bits_per_dim")[0], total[0]);
+}
+
+#[test]
+fn networks_report_the_bound_and_their_final_loss_eps_and_mu_prediction() {
+    let model = r#"kind = "network"
+net = { arch = "mlp", width = 32, depth = 1, emb_dim = 8 }
+parameterization = { kind = "eps" }
+train = { steps = 30, batch_size = 32, lr = 1e-3, log_every = 5 }"#;
+    let table = run_text(
+        "networks",
+        &config(
+            "nll_networks",
+            model,
+            "names = [\"mean_err\", \"nll_bits_per_dim\", \"final_loss\", \"diverged\"]\n\
+             nll_t_subset = 20\n\
+             [sweep]\nmodel.objective = [{ kind = \"l_simple\" }, { kind = \"vlb\", parameterization = \"mu\" }, { kind = \"mu_mse\" }]",
+        ),
+    )
+    .unwrap();
+    let nll = column(&table, "nll_bits_per_dim");
+    let loss = column(&table, "final_loss");
+    assert_eq!(nll.len(), 3);
+    for i in 0..3 {
+        assert!(nll[i].is_finite() && nll[i] > 0.0, "{nll:?}");
+        assert!(loss[i].is_finite() && loss[i] > 0.0, "{loss:?}");
+    }
+    assert_eq!(column(&table, "diverged"), [0.0; 3]);
+    assert!(column(&table, "mean_err").iter().all(|v| v.is_finite()));
+    assert_eq!(column(&table, "nfe"), [100.0; 3]);
+}
+
+#[test]
+fn a_diverged_training_is_recorded_not_an_error() {
+    // lr = 1e30: Adam moves every weight by ≈ 1e30 in the first step; the loss overflows.
+    let model = r#"kind = "network"
+net = { arch = "mlp", width = 16, depth = 1, emb_dim = 8 }
+parameterization = { kind = "eps" }
+objective = { kind = "l_simple" }
+train = { steps = 20, batch_size = 16, lr = 1e30 }"#;
+    let text = config(
+        "nll_diverged",
+        model,
+        "names = [\"fd_pixels\", \"nll_bits_per_dim\", \"final_loss\", \"diverged\"]\n\
+         sample_seeds = 2",
+    );
+    let dir = std::env::temp_dir().join(format!("dlab-nll-diverged-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("diverged.toml");
+    std::fs::write(&file, text).unwrap();
+    for fresh in [false, true] {
+        // The second run recomputes the cell and finds the divergence recorded in the
+        // network's cache directory instead of training again.
+        let options = RunOptions {
+            results: dir.join("results"),
+            fresh,
+            ..RunOptions::default()
+        };
+        let table = run_experiment(&file, &options).unwrap().table;
+        assert_eq!(column(&table, "diverged"), [1.0]);
+        for name in [
+            "fd_pixels",
+            "fd_pixels_std",
+            "nll_bits_per_dim",
+            "nll_prior",
+            "nll_diffusion",
+            "nll_decoder",
+            "final_loss",
+        ] {
+            assert!(column(&table, name)[0].is_nan(), "{name}");
+        }
+    }
+    let markers: Vec<_> = std::fs::read_dir(dir.join("results/cache"))
+        .unwrap()
+        .filter_map(|d| {
+            let path = d.unwrap().path().join("diverged.toml");
+            path.exists()
+                .then(|| std::fs::read_to_string(path).unwrap())
+        })
+        .collect();
+    assert_eq!(markers.len(), 1, "one diverged network");
+    assert!(markers[0].contains("step = "), "{}", markers[0]);
+}
+
+#[test]
+fn the_bound_needs_a_ddpm_schedule_and_a_subset_inside_the_grid() {
+    let edm = config(
+        "nll_edm",
+        "kind = \"gaussian_fit\"",
+        "names = [\"nll_bits_per_dim\"]",
+    )
+    .replace(
+        "kind = \"ddpm\"\ntimesteps = 100",
+        "kind = \"edm\"\nsteps = 18",
+    )
+    .replace(
+        "kind = \"ancestral\"\nvariance = \"fixedlarge\"",
+        "kind = \"heun\"",
+    );
+    let err = format!("{:#}", run_text("edm", &edm).unwrap_err());
+    assert!(
+        err.contains("metrics.names") && err.contains("kind = \"ddpm\""),
+        "{err}"
+    );
+    let subset = config(
+        "nll_subset",
+        "kind = \"gaussian_fit\"",
+        "names = [\"nll_bits_per_dim\"]\nnll_t_subset = 100",
+    );
+    let err = format!("{:#}", run_text("subset", &subset).unwrap_err());
+    assert!(
+        err.contains("metrics.nll_t_subset = 100 must be in 1..=99"),
+        "{err}"
+    );
+}
