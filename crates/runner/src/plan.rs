@@ -247,8 +247,12 @@ pub fn plan_cells(file: &ExperimentFile, table: &Table) -> Result<Vec<Cell>> {
             cell_table.remove("sweep");
             let mut params = Vec::new();
             for (axis, value) in axes.iter().zip(choice) {
-                set_path(&mut cell_table, &axis.path, value.clone())?;
-                params.push((axis.column.clone(), column_value(&value)));
+                let (value, label) = take_label(value);
+                params.push((
+                    axis.column.clone(),
+                    label.unwrap_or_else(|| column_value(&value)),
+                ));
+                set_path(&mut cell_table, &axis.path, value)?;
             }
             let config = file.resolve_from_table(cell_table.clone())?;
             let label = params
@@ -267,6 +271,18 @@ pub fn plan_cells(file: &ExperimentFile, table: &Table) -> Result<Vec<Cell>> {
             })
         })
         .collect()
+}
+
+/// A swept table may name itself in the result table with `label = "…"` (e.g. two
+/// networks that differ only in nested keys); the label is not part of the configuration.
+fn take_label(value: Value) -> (Value, Option<Value>) {
+    match value {
+        Value::Table(mut t) => {
+            let label = t.remove("label");
+            (Value::Table(t), label)
+        }
+        other => (other, None),
+    }
 }
 
 /// A swept value as it appears in the table: scalars as they are; a table (e.g. a whole

@@ -226,13 +226,6 @@ fn filter_rows(table: &Table, spec: &PlotSpec) -> Result<Table> {
         }
     }
     let rows: Vec<usize> = (0..table.height()).filter(|&i| keep[i]).collect();
-    if rows.is_empty() {
-        bail!(
-            "plot {}: filter {:?} matches no row",
-            spec.name,
-            spec.filter
-        );
-    }
     let mut out = Table::default();
     for (name, values) in &table.columns {
         let picked = match values {
@@ -550,9 +543,18 @@ pub(crate) fn register_fonts() -> Result<()> {
 }
 
 /// Validates `spec` against `table` and writes `<out_dir>/<name>.png` and `.svg`;
-/// returns both paths.
+/// returns both paths. A plot whose `filter` matches no row (e.g. a profile that runs
+/// only one of two grids) is skipped with a warning and returns no paths.
 pub fn render(table: &Table, spec: &PlotSpec, out_dir: &Path) -> Result<Vec<PathBuf>> {
     let filtered = filter_rows(table, spec)?;
+    if filtered.height() == 0 {
+        tracing::warn!(
+            "plot {}: filter {:?} matches no row; not drawn",
+            spec.name,
+            spec.filter
+        );
+        return Ok(vec![]);
+    }
     let table = &filtered;
     spec.validate(table)?;
     let figure = Figure::new(table, spec)?;
