@@ -239,7 +239,7 @@ mod tests {
             let mean = d.denoise(&x_hat, sigma).lincomb(c0, &x_t, ct);
             let raw = d.raw(&x_hat, sigma, None);
             assert!(mean.max_abs_diff(&raw) < 1e-6, "t = {t}"); // σ is 1e-7 off the grid
-            // The raw output is F on x_t, not on the ε-parameterization's input.
+                                                                // The raw output is F on x_t, not on the ε-parameterization's input.
             assert!((1.0 / (1.0 + sigma * sigma).sqrt() - schedule.s(t)).abs() < 1e-6);
         }
         // At t = 0 the posterior mean is x̂0 itself: D = μ.

@@ -64,7 +64,9 @@ fn delta_denoisers_of_disjoint_halves_copy_their_own_images() {
     for c in cosine {
         assert!(c < 0.95, "disjoint halves gave the same images: cosine {c}");
     }
-    assert!(column(&table, "fd_pixels").iter().all(|v| v.is_finite() && *v > 0.0));
+    assert!(column(&table, "fd_pixels")
+        .iter()
+        .all(|v| v.is_finite() && *v > 0.0));
 }
 
 #[test]
