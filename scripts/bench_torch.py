@@ -6,7 +6,7 @@ Same networks, batch, loss and optimizer as crates/models/src/bench.rs; prints t
 included in the Adam phase). Compare with burn in the same session, back to back, with the same
 thread count:
 
-    python3 crates/models/scripts/bench_torch.py --threads 2
+    python3 scripts/bench_torch.py --threads 2
     cargo test -p models bench_report -- --ignored --nocapture
 
 MLP (models::mlp::Mlp): h = W_in x + SiLU(W_emb phi(c)); 4 blocks h <- h + W2 SiLU(W1 SiLU(h));
