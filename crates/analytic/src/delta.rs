@@ -226,6 +226,10 @@ impl Denoiser for DeltaMixture {
     fn name(&self) -> String {
         format!("delta-mixture(N={}, d={})", self.len(), self.points.dim())
     }
+
+    fn jacobians(&self, points: &Batch, sigma: f64) -> Option<Vec<Vec<f64>>> {
+        Some(crate::exact_jacobians(self, points, sigma))
+    }
 }
 
 impl Distribution for DeltaMixture {

@@ -337,6 +337,10 @@ impl Denoiser for Gaussian {
     fn name(&self) -> String {
         format!("gaussian(d={}, rank={})", self.dim(), self.rank())
     }
+
+    fn jacobians(&self, points: &Batch, sigma: f64) -> Option<Vec<Vec<f64>>> {
+        Some(crate::exact_jacobians(self, points, sigma))
+    }
 }
 
 impl Distribution for Gaussian {

@@ -159,6 +159,10 @@ impl Denoiser for GaussianMixture {
     fn name(&self) -> String {
         format!("gmm(K={}, d={})", self.n_components(), Denoiser::dim(self))
     }
+
+    fn jacobians(&self, points: &Batch, sigma: f64) -> Option<Vec<Vec<f64>>> {
+        Some(crate::exact_jacobians(self, points, sigma))
+    }
 }
 
 impl Distribution for GaussianMixture {

@@ -52,3 +52,21 @@ pub trait Distribution: Denoiser {
     /// `n` exact samples of p0.
     fn sample(&self, n: usize, rng: &mut HostRng) -> Batch;
 }
+
+/// The exact Jacobian of the optimal denoiser at each row of `points`,
+/// ∇ₓD(x, σ) = Cov[x0 | x]/σ² (seed 000, "Properties of Optimal Denoiser"), `d × d`
+/// row-major; what every closed form returns from [`Denoiser::jacobians`].
+pub fn exact_jacobians<T: Distribution + ?Sized>(
+    dist: &T,
+    points: &Batch,
+    sigma: f64,
+) -> Vec<Vec<f64>> {
+    let s2 = sigma * sigma;
+    (0..points.n())
+        .map(|i| {
+            let mut cov = dist.posterior_covariance(points.row(i), sigma);
+            cov.iter_mut().for_each(|c| *c /= s2);
+            cov
+        })
+        .collect()
+}

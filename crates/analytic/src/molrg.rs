@@ -166,6 +166,10 @@ impl Denoiser for Molrg {
     fn name(&self) -> String {
         format!("molrg(n={}, K={})", Denoiser::dim(self), self.bases.len())
     }
+
+    fn jacobians(&self, points: &Batch, sigma: f64) -> Option<Vec<Vec<f64>>> {
+        Some(crate::exact_jacobians(self, points, sigma))
+    }
 }
 
 impl Distribution for Molrg {

@@ -1,10 +1,10 @@
-//! The Jacobian ∇D(x, σ) of a denoiser and its geometry: finite differences for any
-//! [`Denoiser`], the exact Jacobian Cov[x0 | x]/σ² of an analytic distribution (seed 000),
+//! The Jacobian ∇D(x, σ) of a denoiser and its geometry: the denoiser's own Jacobian
+//! (exact Cov[x0 | x]/σ² for a closed form, seed 000; reverse-mode autodiff for a network)
+//! with central finite differences as the checked fallback for any [`Denoiser`],
 //! its symmetric eigen-basis and singular values (Kadkhodaie et al. 2024's adaptive basis),
 //! effective dimension, the MoLRG "rank at 99% energy" (Wang et al. 2024) and principal
 //! angles between subspaces.
 
-use analytic::Distribution;
 use faer::{Mat, MatRef};
 use samplers::{Batch, Denoiser};
 
@@ -43,22 +43,39 @@ pub fn finite_difference_jacobian(
     Ok(jac)
 }
 
-/// Exact Jacobian of the optimal denoiser, `∇D(x, σ) = Cov[x0 | x]/σ²` (seed 000,
-/// "Properties of Optimal Denoiser"), `d × d` row-major.
-pub fn analytic_jacobian(
-    dist: &dyn Distribution,
-    x: &[f64],
+/// How [`denoiser_jacobians`] obtains Jacobians.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JacobianMethod {
+    /// The denoiser's own [`Denoiser::jacobians`] (exact for closed forms, reverse-mode
+    /// autodiff for networks), finite differences where it has none.
+    Auto,
+    /// Central finite differences ([`finite_difference_jacobian`]) even where the denoiser
+    /// has its own.
+    FiniteDifference,
+}
+
+/// The Jacobians ∇ₓD(x, σ) at every row of `points`, `d × d` row-major, and whether they
+/// are the denoiser's own (`true`) or central finite differences with step `h` (`false`).
+pub fn denoiser_jacobians(
+    denoiser: &dyn Denoiser,
+    points: &Batch,
     sigma: f64,
-) -> Result<Vec<f64>, MetricError> {
-    check_len("x", x.len(), dist.dim())?;
-    check_finite("x", x)?;
+    h: f64,
+    method: JacobianMethod,
+) -> Result<(Vec<Vec<f64>>, bool), MetricError> {
+    let d = denoiser.dim();
+    check_len("points' dimension", points.dim(), d)?;
+    check_finite("points", points.as_slice())?;
     check_positive("sigma", sigma)?;
-    let s2 = sigma * sigma;
-    Ok(dist
-        .posterior_covariance(x, sigma)
-        .into_iter()
-        .map(|c| c / s2)
-        .collect())
+    if method == JacobianMethod::Auto {
+        if let Some(jacobians) = denoiser.jacobians(points, sigma) {
+            return Ok((jacobians, true));
+        }
+    }
+    let jacobians = (0..points.n())
+        .map(|i| finite_difference_jacobian(denoiser, points.row(i), sigma, h))
+        .collect::<Result<_, _>>()?;
+    Ok((jacobians, false))
 }
 
 /// Spectrum of a `d × d` Jacobian `J`.
@@ -188,8 +205,14 @@ mod tests {
         // the leading eigenvectors span the Gaussian's support
         let angles = principal_angles(spec.eigenvectors_sym.as_ref(), g.basis()).unwrap();
         assert!(angles.iter().all(|a| a.abs() < 1e-6), "{angles:?}");
-        let exact = analytic_jacobian(&g, &x, sigma).unwrap();
-        assert!(jac.iter().zip(&exact).all(|(a, b)| (a - b).abs() < 1e-9));
+        let point = Batch::from_vec(1, 5, x.to_vec()).unwrap();
+        let (exact, native) =
+            denoiser_jacobians(&g, &point, sigma, 1e-3, JacobianMethod::Auto).unwrap();
+        assert!(native);
+        assert!(jac.iter().zip(&exact[0]).all(|(a, b)| (a - b).abs() < 1e-9));
+        let (fd, native) =
+            denoiser_jacobians(&g, &point, sigma, 1e-3, JacobianMethod::FiniteDifference).unwrap();
+        assert!(!native && fd[0] == jac);
     }
 
     #[test]
@@ -205,7 +228,10 @@ mod tests {
         .unwrap();
         let (x, sigma) = ([0.1, 0.3, -0.5], 0.7);
         let fd = finite_difference_jacobian(&gmm, &x, sigma, 1e-4).unwrap();
-        let exact = analytic_jacobian(&gmm, &x, sigma).unwrap();
+        let exact = gmm
+            .jacobians(&Batch::from_vec(1, 3, x.to_vec()).unwrap(), sigma)
+            .unwrap()
+            .remove(0);
         let err = fd
             .iter()
             .zip(&exact)

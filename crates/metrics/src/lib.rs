@@ -43,8 +43,8 @@ pub use divergence::{denoise_with_trace, TraceEstimator};
 pub use error::MetricError;
 pub use frechet::{frechet_distance, frechet_distance_gaussians, gaussian_w2_squared};
 pub use jacobian::{
-    analytic_jacobian, effective_dimension, finite_difference_jacobian, jacobian_spectrum,
-    principal_angles, rank_at_energy, JacobianSpectrum,
+    denoiser_jacobians, effective_dimension, finite_difference_jacobian, jacobian_spectrum,
+    principal_angles, rank_at_energy, JacobianMethod, JacobianSpectrum,
 };
 pub use kid::{kernel_inception_distance, mmd2_unbiased, KidEstimate};
 pub use memorization::{

@@ -9,6 +9,8 @@ use crate::precond::Parameterization;
 use crate::tensor::{batch_to_tensor, tensor_to_batch, vec_to_tensor};
 use schedules::DdpmSchedule;
 
+mod jacobian;
+
 /// Class labels for conditional sampling with classifier-free guidance.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Guidance {
@@ -172,6 +174,11 @@ impl Denoiser for NetworkDenoiser {
             })
             .collect();
         Batch::concat(&parts).expect("chunks share the dimension")
+    }
+
+    /// By reverse-mode autodiff ([`NetworkDenoiser::autodiff_jacobians`]).
+    fn jacobians(&self, points: &Batch, sigma: f64) -> Option<Vec<Vec<f64>>> {
+        self.autodiff_jacobians(points, sigma)
     }
 
     fn name(&self) -> String {

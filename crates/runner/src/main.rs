@@ -47,8 +47,12 @@ enum Command {
         #[arg(required = true)]
         shards: Vec<PathBuf>,
     },
-    /// Benchmark training steps (MLP d=64 width 512 batch 256; UNet 8×8 batch 128) against PyTorch.
-    Bench,
+    /// Benchmark training steps (MLP d=64 width 512 batch 256; UNet 8×8 batch 128), the Fréchet distance of 10k×2048 features and the MLP's full Jacobian at 100 points, against PyTorch/numpy/scipy.
+    Bench {
+        /// Run one suite only.
+        #[arg(long, value_enum)]
+        only: Option<commands::bench::Suite>,
+    },
     /// Fréchet distance between two feature files (.npy 2-D f32/f64, or Parquet with one numeric column per feature).
     Fd { a: PathBuf, b: PathBuf },
     /// Write results/REPORT.md: every experiment's latest table, plots and check status.
@@ -79,7 +83,7 @@ fn main() -> std::process::ExitCode {
         Command::List { dir } => commands::experiment::list(dir).map(|()| true),
         Command::Show { run } => commands::experiment::show(run, results).map(|()| true),
         Command::Merge { shards } => commands::experiment::merge(shards).map(|()| true),
-        Command::Bench => commands::bench::bench().map(|()| true),
+        Command::Bench { only } => commands::bench::bench(*only).map(|()| true),
         Command::Fd { a, b } => commands::features::fd(a, b).map(|()| true),
         Command::Report { experiments } => {
             commands::report::report(experiments, results).map(|()| true)

@@ -19,6 +19,16 @@ pub trait Denoiser: Send + Sync {
     fn name(&self) -> String {
         "denoiser".to_string()
     }
+
+    /// The Jacobians ∇ₓD(x, σ) at each row x of `points`, each `d × d` row-major
+    /// (`J[i·d + j] = ∂D_i/∂x_j`), when this denoiser computes them itself: exactly for a
+    /// closed form (Cov[x0 | x]/σ², seed 000) or by reverse-mode autodiff for a network.
+    /// `None` (the default) means it cannot; callers then use finite differences
+    /// (`metrics::jacobian::denoiser_jacobians`).
+    fn jacobians(&self, points: &Batch, sigma: f64) -> Option<Vec<Vec<f64>>> {
+        let _ = (points, sigma);
+        None
+    }
 }
 
 impl<T: Denoiser + ?Sized> Denoiser for &T {
@@ -30,6 +40,9 @@ impl<T: Denoiser + ?Sized> Denoiser for &T {
     }
     fn name(&self) -> String {
         (**self).name()
+    }
+    fn jacobians(&self, points: &Batch, sigma: f64) -> Option<Vec<Vec<f64>>> {
+        (**self).jacobians(points, sigma)
     }
 }
 
@@ -43,6 +56,9 @@ impl<T: Denoiser + ?Sized> Denoiser for Box<T> {
     fn name(&self) -> String {
         (**self).name()
     }
+    fn jacobians(&self, points: &Batch, sigma: f64) -> Option<Vec<Vec<f64>>> {
+        (**self).jacobians(points, sigma)
+    }
 }
 
 impl<T: Denoiser + ?Sized> Denoiser for std::sync::Arc<T> {
@@ -54,6 +70,9 @@ impl<T: Denoiser + ?Sized> Denoiser for std::sync::Arc<T> {
     }
     fn name(&self) -> String {
         (**self).name()
+    }
+    fn jacobians(&self, points: &Batch, sigma: f64) -> Option<Vec<Vec<f64>>> {
+        (**self).jacobians(points, sigma)
     }
 }
 

@@ -12,7 +12,10 @@ use crate::image_grid::{write_image_grid, Tile};
 use crate::plan::Cell;
 use anyhow::{bail, Context, Result};
 use faer::Mat;
-use metrics::jacobian::{jacobian_spectrum, principal_angles, rank_at_energy, JacobianSpectrum};
+use metrics::jacobian::{
+    denoiser_jacobians, jacobian_spectrum, principal_angles, rank_at_energy, JacobianMethod,
+    JacobianSpectrum,
+};
 use metrics::sure::sure_term;
 use samplers::rng::{derive_seed, seeded};
 use samplers::{Batch, Denoiser};
@@ -30,12 +33,35 @@ pub struct JacobianSpec {
     /// reference's symmetric Jacobians (e.g. the MoLRG subspace dimension).
     #[serde(default)]
     pub subspace_dim: usize,
+    /// `auto`: each denoiser's own Jacobian (exact for closed forms, reverse-mode autodiff
+    /// for networks), finite differences for the rest; `finite_difference`: always finite
+    /// differences (to compare the two).
+    #[serde(default)]
+    pub method: JacobianMethodSpec,
     /// Finite-difference step relative to σ, for denoisers without their own Jacobian.
     #[serde(default = "default_fd_step")]
     pub fd_step: f64,
     /// Write the top eigenvectors of the first probe as an image grid (image data only).
     #[serde(default)]
     pub eigenvector_images: usize,
+}
+
+/// `jacobian.method`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JacobianMethodSpec {
+    #[default]
+    Auto,
+    FiniteDifference,
+}
+
+impl From<JacobianMethodSpec> for JacobianMethod {
+    fn from(spec: JacobianMethodSpec) -> Self {
+        match spec {
+            JacobianMethodSpec::Auto => JacobianMethod::Auto,
+            JacobianMethodSpec::FiniteDifference => JacobianMethod::FiniteDifference,
+        }
+    }
 }
 
 fn default_energy() -> f64 {
@@ -112,10 +138,14 @@ pub fn jacobian_task(cell: &Cell, cache: &Path, artifacts: &Path) -> Result<Meas
     let mut to_reference = Vec::new();
     let mut angles = Vec::new();
     let reference_denoised = reference.as_ref().map(|r| r.denoise(&y, sigma));
-    for i in 0..y.n() {
-        let jac = jacobian(model.as_ref(), y.row(i), sigma, spec.fd_step)?;
+    let model_jacobians = jacobians(model.as_ref(), &y, sigma, spec)?;
+    let reference_jacobians = match &reference {
+        Some(r) if spec.subspace_dim > 0 => Some(jacobians(r.as_ref(), &y, sigma, spec)?),
+        _ => None,
+    };
+    for (i, jac) in model_jacobians.iter().enumerate() {
         let spectrum = jacobian_spectrum(
-            &jac,
+            jac,
             d,
             d.min(spec.subspace_dim.max(spec.eigenvector_images)),
         )?;
@@ -123,17 +153,16 @@ pub fn jacobian_task(cell: &Cell, cache: &Path, artifacts: &Path) -> Result<Meas
         let residual = squared_distance(y.row(i), denoised.row(i));
         results.push(ProbeResult {
             trace,
-            asymmetry: asymmetry(&jac, d),
+            asymmetry: asymmetry(jac, d),
             sure: sure_term(residual, trace, sigma, d),
             mse: squared_distance(denoised.row(i), x0.row(i)),
             spectrum,
         });
-        if let (Some(reference), Some(rd)) = (&reference, &reference_denoised) {
+        if let Some(rd) = &reference_denoised {
             to_reference.push(squared_distance(denoised.row(i), rd.row(i)));
-            if spec.subspace_dim > 0 {
+            if let Some(reference_jacobians) = &reference_jacobians {
                 let r = spec.subspace_dim.min(d);
-                let ref_jac = jacobian(reference.as_ref(), y.row(i), sigma, spec.fd_step)?;
-                let ref_spectrum = jacobian_spectrum(&ref_jac, d, r)?;
+                let ref_spectrum = jacobian_spectrum(&reference_jacobians[i], d, r)?;
                 let ours = top_columns(&results[i].spectrum.eigenvectors_sym, r);
                 let theirs = top_columns(&ref_spectrum.eigenvectors_sym, r);
                 let theta = principal_angles(ours.as_ref(), theirs.as_ref())?;
@@ -158,15 +187,29 @@ pub fn jacobian_task(cell: &Cell, cache: &Path, artifacts: &Path) -> Result<Meas
     })
 }
 
-/// The Jacobian of `denoiser` at `x`: central finite differences with step `fd_step·σ`
-/// (one batched call of 2d rows; accurate to O(h²) for a smooth denoiser).
-fn jacobian(denoiser: &dyn Denoiser, x: &[f64], sigma: f64, fd_step: f64) -> Result<Vec<f64>> {
-    Ok(metrics::jacobian::finite_difference_jacobian(
+/// The Jacobians of `denoiser` at every probe: its own (exact or autodiff) under
+/// `method = "auto"`, else central finite differences with step `fd_step·σ` (one batched
+/// call of 2d rows per probe; accurate to O(h²) for a smooth denoiser).
+fn jacobians(
+    denoiser: &dyn Denoiser,
+    probes: &Batch,
+    sigma: f64,
+    spec: &JacobianSpec,
+) -> Result<Vec<Vec<f64>>> {
+    let (jacobians, native) = denoiser_jacobians(
         denoiser,
-        x,
+        probes,
         sigma,
-        fd_step * sigma,
-    )?)
+        spec.fd_step * sigma,
+        spec.method.into(),
+    )?;
+    let how = if native {
+        "its own"
+    } else {
+        "finite differences"
+    };
+    tracing::debug!("Jacobians of {} at σ = {sigma}: {how}", denoiser.name());
+    Ok(jacobians)
 }
 
 /// The first `probe.points` points of `probe.split`.
