@@ -89,7 +89,7 @@ fn ddpm_samplers_reproduce_the_data_distribution() {
     let x = || ddpm::initial_noise(N, 4, &mut seeded(3));
     for variance in [ReverseVariance::FixedLarge, ReverseVariance::FixedSmall] {
         let mut trace = Trace::new();
-        let out = ddpm::ancestral(&g, x(), &steps, variance, &mut seeded(4), &mut trace);
+        let out = ddpm::ancestral(&g, x(), &steps, variance, None, &mut seeded(4), &mut trace);
         assert_eq!(trace.nfe, 1000);
         assert_matches_data(&format!("ancestral {variance:?}"), &out, &g, 0.0);
     }
@@ -101,7 +101,15 @@ fn ddpm_samplers_reproduce_the_data_distribution() {
         )
         .unwrap();
     for eta in [0.0, 1.0] {
-        let out = ddpm::ddim(&g, x(), &strided, eta, &mut seeded(5), &mut Trace::new());
+        let out = ddpm::ddim(
+            &g,
+            x(),
+            &strided,
+            eta,
+            None,
+            &mut seeded(5),
+            &mut Trace::new(),
+        );
         assert_matches_data(&format!("ddim eta={eta}"), &out, &g, 0.0);
     }
 }

@@ -9,7 +9,10 @@
 use models::bench::{mlp_bench, BenchSteps};
 
 fn main() {
-    let steps: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(200);
+    let steps: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200);
     for (name, value) in mlp_bench(BenchSteps { warmup: 5, steps }) {
         println!("{name}: {value:.3}");
     }

@@ -1,6 +1,7 @@
 //! [`SamplerSpec`]: how an experiment's `[sampler]` table names a sampler, and
 //! [`sample`], which runs it on the grid of a `[schedule]`.
 
+use crate::ddpm::X0Clip;
 use crate::edm::{self, Churn};
 use crate::{ddpm, langevin, sde, teleport, Batch, Denoiser, PfOdeSolution, SamplerError, Trace};
 use rand::Rng;
@@ -37,14 +38,20 @@ pub enum SamplerSpec {
     },
     /// DDPM ancestral sampling (Ho et al. 2020, Algorithm 2). On a ddpm schedule it visits
     /// the schedule's timesteps; on any other it visits the σ grid through ᾱ = 1/(1 + σ²).
+    /// `clip_x0 = [−1, 1]` clips x̂0 to the data range before each step (Ho et al.'s sampler).
     Ancestral {
         #[serde(default)]
         variance: VarianceChoice,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        clip_x0: Option<X0Clip>,
     },
-    /// DDIM with η (Song, Meng & Ermon 2021), on the same steps as `ancestral`.
+    /// DDIM with η (Song, Meng & Ermon 2021), on the same steps as `ancestral`; `clip_x0` as
+    /// there.
     Ddim {
         #[serde(default)]
         eta: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        clip_x0: Option<X0Clip>,
     },
     /// Reverse-SDE Euler–Maruyama; needs a vp, ve or edm schedule.
     EulerMaruyama {},
@@ -152,7 +159,11 @@ impl SamplerSpec {
                 }
                 non_negative("s_noise", s_noise)?;
             }
-            SamplerSpec::Ddim { eta } => non_negative("eta", eta)?,
+            SamplerSpec::Ddim { eta, clip_x0 } => {
+                non_negative("eta", eta)?;
+                valid_clip(clip_x0)?;
+            }
+            SamplerSpec::Ancestral { clip_x0, .. } => valid_clip(clip_x0)?,
             SamplerSpec::EulerMaruyama {}
             | SamplerSpec::PfOdeEuler {}
             | SamplerSpec::PfOdeHeun {}
@@ -197,6 +208,17 @@ fn non_negative(key: &str, value: f64) -> Result<(), SamplerError> {
         Ok(())
     } else {
         Err(SamplerError::invalid(key, value, "must be finite and ≥ 0"))
+    }
+}
+
+fn valid_clip(clip: Option<X0Clip>) -> Result<(), SamplerError> {
+    match clip {
+        Some(c) if !c.is_valid() => Err(SamplerError::invalid(
+            "clip_x0",
+            format!("[{}, {}]", c.low, c.high),
+            "must be [low, high] with finite low < high",
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -261,14 +283,16 @@ pub fn sample<R: Rng + ?Sized>(
             let steps = ddpm_steps(schedule)?;
             let x = ddpm::initial_noise(n, d, rng);
             match *spec {
-                SamplerSpec::Ancestral { variance } => {
+                SamplerSpec::Ancestral { variance, clip_x0 } => {
                     let variance = match variance {
                         VarianceChoice::Fixedlarge => ReverseVariance::FixedLarge,
                         VarianceChoice::Fixedsmall => ReverseVariance::FixedSmall,
                     };
-                    ddpm::ancestral(denoiser, x, &steps, variance, rng, &mut trace)
+                    ddpm::ancestral(denoiser, x, &steps, variance, clip_x0, rng, &mut trace)
                 }
-                SamplerSpec::Ddim { eta } => ddpm::ddim(denoiser, x, &steps, eta, rng, &mut trace),
+                SamplerSpec::Ddim { eta, clip_x0 } => {
+                    ddpm::ddim(denoiser, x, &steps, eta, clip_x0, rng, &mut trace)
+                }
                 _ => unreachable!(),
             }
         }
@@ -432,6 +456,62 @@ mod tests {
             // Every sampler lands near N(0, I): sample variance within 25% of 1.
             let var = x.covariance()[0];
             assert!((0.75..1.25).contains(&var), "{text}: variance {var}");
+        }
+    }
+
+    #[test]
+    fn clip_x0_keeps_ddpm_and_ddim_samples_in_range() {
+        // The last DDPM/DDIM step (ᾱ_prev = 1) returns x̂0 itself, so with the clip every
+        // sample lies in [low, high]; N(0, I) samples without it do not.
+        let schedule = ScheduleSpec::ddpm();
+        for kind in ["ancestral", "ddim"] {
+            let draw = |text: &str| {
+                let s = spec(text).unwrap();
+                let (x, _) = sample(
+                    &s,
+                    &schedule,
+                    &Isotropic(1.0),
+                    None,
+                    200,
+                    &mut crate::rng::seeded(2),
+                )
+                .unwrap();
+                x.as_slice().iter().fold(0f64, |m, v| m.max(v.abs()))
+            };
+            let clipped = draw(&format!("kind = \"{kind}\"\nclip_x0 = [-0.5, 0.5]"));
+            assert!(clipped <= 0.5, "{kind}: max |x| = {clipped}");
+            let free = draw(&format!("kind = \"{kind}\""));
+            assert!(free > 2.0, "{kind}: max |x| = {free}");
+        }
+        let s = spec("kind = \"ancestral\"\nclip_x0 = [-1.0, 1.0]").unwrap();
+        assert_eq!(
+            s,
+            SamplerSpec::Ancestral {
+                variance: VarianceChoice::Fixedlarge,
+                clip_x0: Some(X0Clip {
+                    low: -1.0,
+                    high: 1.0
+                }),
+            }
+        );
+        // Written back without the key when unset, so older files keep their cell hashes.
+        let plain = toml::to_string(&spec("kind = \"ddim\"").unwrap()).unwrap();
+        assert!(!plain.contains("clip_x0"), "{plain}");
+    }
+
+    #[test]
+    fn bad_clip_ranges_are_named() {
+        let err = spec("kind = \"ddim\"\nclip_x0 = [1.0, -1.0]")
+            .unwrap()
+            .validate(&ScheduleSpec::ddpm())
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "sampler.clip_x0 = [1, -1] must be [low, high] with finite low < high"
+        );
+        for bad in ["1.0", "[1.0]", "[-1.0, 0.0, 1.0]", "[\"a\", 1.0]"] {
+            let err = spec(&format!("kind = \"ancestral\"\nclip_x0 = {bad}")).unwrap_err();
+            assert!(err.to_string().contains("clip_x0"), "{bad}: {err}");
         }
     }
 
