@@ -5,7 +5,7 @@ use faer::Mat;
 use samplers::Batch;
 
 use crate::error::{check_finite, check_len};
-use crate::linalg::{mul, psd_sqrt, sym_eigenvalues, symmetrize, view};
+use crate::linalg::{mul, sym_eigen, sym_eigenvalues, symmetrize, view};
 use crate::{mean_and_covariance, MetricError};
 
 /// Fréchet distance between `N(μ1, Σ1)` and `N(μ2, Σ2)` (Dowson & Landau 1982; the FID of
@@ -14,12 +14,13 @@ use crate::{mean_and_covariance, MetricError};
 /// `d² = ‖μ1 − μ2‖² + tr Σ1 + tr Σ2 − 2 tr((Σ1 Σ2)^{1/2})`.
 ///
 /// `sigma1`, `sigma2` are `d × d` row-major, symmetrized before use. The trace term is
-/// computed without a non-symmetric matrix square root: with `S = Σ1^{1/2}` (eigenvalues
-/// clamped at 0), `Σ1 Σ2 = S⁻¹(S Σ2 S)S` is similar to the symmetric PSD `M = S Σ2 S`, so
-/// `tr((Σ1Σ2)^{1/2}) = Σ_k √max(λ_k(M), 0)`. This stays exact for singular covariances
-/// (fewer samples than dimensions), where `sqrtm` of the product is ill-posed. The result
-/// is clamped at 0 against round-off. Cost: two `d × d` eigen-decompositions and three
-/// `d × d` products.
+/// computed without a non-symmetric matrix square root: with `Σ1 = U Λ Uᵀ = B Bᵀ`,
+/// `B = U Λ^{1/2}` (eigenvalues clamped at 0), `Σ1 Σ2 = B (Bᵀ Σ2)` has the nonzero
+/// eigenvalues of the symmetric PSD `M = Bᵀ Σ2 B` (AB and BA share them), so
+/// `tr((Σ1Σ2)^{1/2}) = Σ_k √max(λ_k(M), 0)` — the same `M` as `Σ1^{1/2} Σ2 Σ1^{1/2}` up to the
+/// rotation `U`. This stays exact for singular covariances (fewer samples than dimensions),
+/// where `sqrtm` of the product is ill-posed. The result is clamped at 0 against round-off.
+/// Cost: two `d × d` eigen-decompositions (one without vectors) and two `d × d` products.
 pub fn frechet_distance_gaussians(
     mu1: &[f64],
     sigma1: &[f64],
@@ -78,12 +79,14 @@ pub fn frechet_distance(a: &Batch, b: &Batch) -> Result<f64, MetricError> {
     frechet_distance_gaussians(&mu1, &sigma1, &mu2, &sigma2)
 }
 
-/// `tr((Σ1 Σ2)^{1/2}) = Σ_k √max(λ_k(S Σ2 S), 0)` with `S = Σ1^{1/2}`.
+/// `tr((Σ1 Σ2)^{1/2}) = Σ_k √max(λ_k(Bᵀ Σ2 B), 0)` with `B = U Λ^{1/2}`, `Σ1 = U Λ Uᵀ`.
 fn trace_sqrt_product(sigma1: &[f64], sigma2: &[f64], d: usize) -> Result<f64, MetricError> {
     let s1 = symmetrize(view(sigma1, d, d));
     let s2 = symmetrize(view(sigma2, d, d));
-    let s = psd_sqrt(s1.as_ref(), "sigma1")?;
-    let m: Mat<f64> = symmetrize(mul(mul(s.as_ref(), s2.as_ref()).as_ref(), s.as_ref()).as_ref());
+    let (lambda1, u) = sym_eigen(s1.as_ref(), "sigma1")?;
+    let b = Mat::from_fn(d, d, |i, k| u[(i, k)] * lambda1[k].max(0.0).sqrt());
+    let m: Mat<f64> =
+        symmetrize(mul(b.transpose(), mul(s2.as_ref(), b.as_ref()).as_ref()).as_ref());
     let lambda = sym_eigenvalues(m.as_ref(), "sigma1^1/2 sigma2 sigma1^1/2")?;
     Ok(lambda.iter().map(|l| l.max(0.0).sqrt()).sum())
 }

@@ -1,5 +1,4 @@
-//! Small `f64` faer helpers: batch views, products, symmetric eigen-decomposition and the
-//! square root of a positive semi-definite matrix.
+//! Small `f64` faer helpers: batch views, products and symmetric eigen-decomposition.
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Side};
@@ -49,19 +48,6 @@ pub(crate) fn sym_eigenvalues(
 ) -> Result<Vec<f64>, MetricError> {
     a.self_adjoint_eigenvalues(Side::Lower)
         .map_err(|_| MetricError::EigenNoConvergence { name })
-}
-
-/// `Σ^{1/2} = U diag(√max(λ, 0)) Uᵀ` of a symmetric PSD matrix; negative round-off
-/// eigenvalues are clamped to 0, so a singular `Σ` is fine.
-pub(crate) fn psd_sqrt(
-    sigma: MatRef<'_, f64>,
-    name: &'static str,
-) -> Result<Mat<f64>, MetricError> {
-    let (lambda, u) = sym_eigen(sigma, name)?;
-    let u_scaled = Mat::from_fn(u.nrows(), u.ncols(), |i, k| {
-        u[(i, k)] * lambda[k].max(0.0).sqrt()
-    });
-    Ok(mul(u_scaled.as_ref(), u.transpose()))
 }
 
 /// A faer matrix as a row-major `Vec`.

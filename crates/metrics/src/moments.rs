@@ -1,7 +1,7 @@
 //! Sample mean and unbiased sample covariance of a batch, fast enough for Inception-sized
 //! features (10 000 × 2048): the covariance is faer matrix products of the centred data.
 
-use faer::linalg::matmul::matmul;
+use faer::linalg::matmul::triangular::{matmul, BlockStructure};
 use faer::{Accum, Mat};
 use rayon::prelude::*;
 use samplers::Batch;
@@ -17,7 +17,8 @@ const ROW_BLOCK: usize = 1024;
 ///
 /// Same numbers as [`Batch::mean`] and [`Batch::covariance`], but parallel (rayon) and with
 /// the `O(n d²)` work in faer matrix products `Σ̂ += X_cᵀ X_c` over row blocks of the
-/// centred data `X_c`. A batch with `n ≤ 1` gets denominator 1 (a zero covariance for
+/// centred data `X_c` — only the lower triangle (a symmetric rank-k update, half the
+/// flops of a full product, as BLAS `syrk`), mirrored at the end. A batch with `n ≤ 1` gets denominator 1 (a zero covariance for
 /// `n = 1`); the metrics reject such batches before calling this.
 pub fn mean_and_covariance(x: &Batch) -> (Vec<f64>, Vec<f64>) {
     let (n, d) = (x.n(), x.dim());
@@ -42,12 +43,20 @@ pub fn mean_and_covariance(x: &Batch) -> (Vec<f64>, Vec<f64>) {
         let xc = view(xc, rows, d);
         matmul(
             sigma.as_mut(),
+            BlockStructure::TriangularLower,
             Accum::Add,
             xc.transpose(),
+            BlockStructure::Rectangular,
             xc,
+            BlockStructure::Rectangular,
             alpha,
             faer::get_global_parallelism(),
         );
+    }
+    for i in 0..d {
+        for j in 0..i {
+            sigma[(j, i)] = sigma[(i, j)];
+        }
     }
     (mu, to_row_major(sigma.as_ref()))
 }
