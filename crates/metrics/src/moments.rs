@@ -18,8 +18,9 @@ const ROW_BLOCK: usize = 1024;
 /// Same numbers as [`Batch::mean`] and [`Batch::covariance`], but parallel (rayon) and with
 /// the `O(n d²)` work in faer matrix products `Σ̂ += X_cᵀ X_c` over row blocks of the
 /// centred data `X_c` — only the lower triangle (a symmetric rank-k update, half the
-/// flops of a full product, as BLAS `syrk`), mirrored at the end. A batch with `n ≤ 1` gets denominator 1 (a zero covariance for
-/// `n = 1`); the metrics reject such batches before calling this.
+/// flops of a full product, as BLAS `syrk`), mirrored at the end. A batch with `n ≤ 1`
+/// gets denominator 1 (a zero covariance for `n = 1`); the metrics reject such batches
+/// before calling this.
 pub fn mean_and_covariance(x: &Batch) -> (Vec<f64>, Vec<f64>) {
     let (n, d) = (x.n(), x.dim());
     if d == 0 {
