@@ -284,6 +284,10 @@ pub struct MetricsSpec {
     /// (μ̃-predicting networks are never clipped: their mean is their output).
     #[serde(default = "yes")]
     pub nll_clip_denoised: bool,
+    /// Write the first this-many samples of the first sample seed, in gray levels, to
+    /// `images/samples_<cell>.png` (single-channel image data; 0: none).
+    #[serde(default)]
+    pub sample_images: usize,
 }
 
 fn default_nll_variance() -> models::vlb::VlbVariance {

@@ -1,13 +1,16 @@
-//! Images laid out in a grid (e.g. a denoiser's top Jacobian eigenvectors, Kadkhodaie et
-//! al. 2024 Fig. 3), each tile on a symmetric blue–white–red scale around 0, with a caption.
+//! Images laid out in a grid, each with a caption: a denoiser's top Jacobian eigenvectors
+//! (Kadkhodaie et al. 2024 Fig. 3) on a symmetric blue–white–red scale around 0, or samples
+//! and training images in gray levels.
 
 use crate::plot::{register_fonts, FONT};
 use anyhow::{bail, Context, Result};
 use plotters::prelude::*;
 use std::path::Path;
 
-/// Pixels per image pixel.
-const CELL: u32 = 18;
+/// Screen pixels per image pixel: 18 for 8×8 images, fewer for larger ones (5 for 28×28).
+fn cell_size(h: usize, w: usize) -> u32 {
+    (144 / h.max(w).max(1) as u32).clamp(2, 18)
+}
 /// Caption height and tile gap, in pixels.
 const CAPTION: u32 = 22;
 const GAP: u32 = 8;
@@ -18,13 +21,23 @@ pub struct Tile {
     pub pixels: Vec<f64>,
 }
 
-/// Writes `tiles` (each `h × w`) as a PNG grid with `columns` tiles per row; each tile is
-/// scaled by its own max |value|, so eigenvectors (defined up to sign and norm) compare.
+/// How pixel values map to colours.
+#[derive(Clone, Copy, Debug)]
+pub enum TileScale {
+    /// Blue (negative) – white (0) – red (positive), each tile scaled by its own max |value|,
+    /// so eigenvectors (defined up to sign and norm) compare.
+    Diverging,
+    /// Black at `low`, white at `high` (values outside are clamped): images in data units.
+    Gray { low: f64, high: f64 },
+}
+
+/// Writes `tiles` (each `h × w`) as a PNG grid with `columns` tiles per row.
 pub fn write_image_grid(
     path: &Path,
     tiles: &[Tile],
     (h, w): (usize, usize),
     columns: usize,
+    scale: TileScale,
 ) -> Result<()> {
     if tiles.is_empty() || columns == 0 {
         bail!("an image grid needs at least one tile and one column");
@@ -38,8 +51,9 @@ pub fn write_image_grid(
     }
     register_fonts()?;
     let rows = tiles.len().div_ceil(columns);
-    let tile_w = w as u32 * CELL;
-    let tile_h = h as u32 * CELL + CAPTION;
+    let cell = cell_size(h, w);
+    let tile_w = w as u32 * cell;
+    let tile_h = h as u32 * cell + CAPTION;
     let size = (
         columns as u32 * (tile_w + GAP) + GAP,
         rows as u32 * (tile_h + GAP) + GAP,
@@ -59,24 +73,31 @@ pub fn write_image_grid(
             (FONT, 14).into_font(),
         ))
         .map_err(err)?;
-        let scale = tile
+        let max_abs = tile
             .pixels
             .iter()
             .fold(0.0f64, |m, v| m.max(v.abs()))
             .max(1e-300);
         for (i, v) in tile.pixels.iter().enumerate() {
             let (r, c) = ((i / w) as i32, (i % w) as i32);
-            let top = (x0 + c * CELL as i32, y0 + CAPTION as i32 + r * CELL as i32);
-            let bottom = (top.0 + CELL as i32, top.1 + CELL as i32);
-            root.draw(&Rectangle::new(
-                [top, bottom],
-                diverging(v / scale).filled(),
-            ))
+            let top = (x0 + c * cell as i32, y0 + CAPTION as i32 + r * cell as i32);
+            let bottom = (top.0 + cell as i32, top.1 + cell as i32);
+            let colour = match scale {
+                TileScale::Diverging => diverging(v / max_abs),
+                TileScale::Gray { low, high } => gray((v - low) / (high - low)),
+            };
+            root.draw(&Rectangle::new([top, bottom], colour.filled()))
             .map_err(err)?;
         }
     }
     root.present().map_err(err)?;
     Ok(())
+}
+
+/// Black (0) – white (1).
+fn gray(v: f64) -> RGBColor {
+    let level = (255.0 * v.clamp(0.0, 1.0)).round() as u8;
+    RGBColor(level, level, level)
 }
 
 /// Blue (−1) – white (0) – red (+1).

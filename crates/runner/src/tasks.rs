@@ -9,7 +9,8 @@ use metrics::moments::mean_and_covariance;
 use metrics::sliced::sliced_wasserstein;
 use samplers::rng::{derive_seed, seeded};
 use samplers::{Batch, PfOdeSolution};
-use std::path::Path;
+use crate::image_grid::{write_image_grid, Tile, TileScale};
+use std::path::{Path, PathBuf};
 
 mod jacobian;
 mod likelihood;
@@ -43,7 +44,7 @@ pub fn row_key_columns(task: Task) -> &'static [&'static str] {
 /// Files a task draws beside the table (e.g. eigenvector images) go to `artifacts`.
 pub fn run_cell(cell: &Cell, cache: &Path, artifacts: &Path) -> Result<Measured> {
     match cell.config.experiment.task {
-        Task::SampleQuality => sample_quality(&cell.config, cell.seed, cache),
+        Task::SampleQuality => sample_quality(cell, cache, artifacts),
         Task::ScoreAgreement => score_agreement::score_agreement(&cell.config, cache),
         Task::Jacobian => jacobian::jacobian_task(cell, cache, artifacts),
         Task::Memorization => memorization::memorization_task(cell, cache, artifacts),
@@ -55,7 +56,8 @@ pub fn run_cell(cell: &Cell, cache: &Path, artifacts: &Path) -> Result<Measured>
 /// mean over sample seeds and, with several seeds, `<name>_std`. The metrics that are not
 /// about samples (the bound, the training's end) are measured once ([`likelihood`]). A
 /// network whose training diverged is recorded, not an error: its metrics are NaN.
-fn sample_quality(e: &Experiment, cell_seed: u64, cache: &Path) -> Result<Measured> {
+fn sample_quality(cell: &Cell, cache: &Path, artifacts: &Path) -> Result<Measured> {
+    let (e, cell_seed) = (&cell.config, cell.seed);
     let data = cell_data(e)?;
     let denoiser = match cell_denoiser(e, &data, cache) {
         Ok(d) => Some(d),
@@ -79,7 +81,9 @@ fn sample_quality(e: &Experiment, cell_seed: u64, cache: &Path) -> Result<Measur
         .collect();
     let (per_seed, nfe) = match &denoiser {
         Some(d) if !sample_names.is_empty() => {
-            sample_metrics(e, &data, d.as_ref(), &sample_names, noise_root, cache)?
+            let images = (e.metrics.sample_images > 0)
+                .then(|| artifacts.join(format!("samples_{}.png", cell.file_label())));
+            sample_metrics(e, &data, d.as_ref(), &sample_names, noise_root, cache, images)?
         }
         _ => (
             vec![vec![f64::NAN; e.metrics.sample_seeds]; sample_names.len()],
@@ -126,7 +130,8 @@ fn sample_quality(e: &Experiment, cell_seed: u64, cache: &Path) -> Result<Measur
     })
 }
 
-/// The sample metrics `names` per sample seed (`[k][seed]`) and the sampler's NFE.
+/// The sample metrics `names` per sample seed (`[k][seed]`) and the sampler's NFE; with
+/// `images`, the first `metrics.sample_images` samples of seed 0 are drawn there.
 fn sample_metrics(
     e: &Experiment,
     data: &crate::context::CellData,
@@ -134,6 +139,7 @@ fn sample_metrics(
     names: &[MetricName],
     noise_root: u64,
     cache: &Path,
+    images: Option<PathBuf>,
 ) -> Result<(Vec<Vec<f64>>, usize)> {
     let teleport = teleport_gaussian(e, data)?;
     let (ref_mean, ref_cov) = mean_and_covariance(&data.reference);
@@ -162,6 +168,9 @@ fn sample_metrics(
         )
         .map_err(|err| anyhow!("{err}"))?;
         nfe = trace.nfe;
+        if let (0, Some(path)) = (j, &images) {
+            write_samples(path, &samples, e.metrics.sample_images, data.train.shape)?;
+        }
         for (k, name) in names.iter().enumerate() {
             let value = if samples.is_finite() {
                 let mut metric_rng = seeded(derive_seed(noise_root, &format!("metric/{j}")));
@@ -202,6 +211,31 @@ fn sample_metrics(
         }
     }
     Ok((per_seed, nfe))
+}
+
+/// The first `count` samples as a gray-level grid (data range [−1, 1], black to white).
+fn write_samples(path: &Path, samples: &Batch, count: usize, shape: [usize; 3]) -> Result<()> {
+    let [channels, h, w] = shape;
+    if channels != 1 || h < 2 || w < 2 || h * w != samples.dim() {
+        bail!(
+            "metrics.sample_images = {count} needs single-channel image data; the data has shape {shape:?}"
+        );
+    }
+    let tiles: Vec<Tile> = samples
+        .rows()
+        .take(count)
+        .enumerate()
+        .map(|(i, row)| Tile {
+            caption: format!("{i}"),
+            pixels: row.to_vec(),
+        })
+        .collect();
+    let columns = (tiles.len() as f64).sqrt().ceil() as usize;
+    let range = TileScale::Gray {
+        low: -1.0,
+        high: 1.0,
+    };
+    write_image_grid(path, &tiles, (h, w), columns, range)
 }
 
 fn sample_metric(

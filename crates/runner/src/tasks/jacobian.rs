@@ -8,7 +8,7 @@
 use super::Measured;
 use crate::config::{Experiment, ProbeSplit};
 use crate::context::{cell_data, cell_denoiser};
-use crate::image_grid::{write_image_grid, Tile};
+use crate::image_grid::{write_image_grid, Tile, TileScale};
 use crate::plan::Cell;
 use anyhow::{bail, Context, Result};
 use faer::Mat;
@@ -350,5 +350,6 @@ fn write_eigenvectors(
         &tiles,
         (h, w),
         count.min(4),
+        TileScale::Diverging,
     )
 }

@@ -9,7 +9,7 @@ use super::{mean_std, sample_metric, Measured};
 use crate::config::{Experiment, MetricName};
 use crate::context::{cell_data, data_key, denoiser_on, feature_net, CellData};
 use crate::features::FeatureNet;
-use crate::image_grid::{write_image_grid, Tile};
+use crate::image_grid::{write_image_grid, Tile, TileScale};
 use crate::plan::Cell;
 use analytic::DeltaMixture;
 use anyhow::{anyhow, bail, Result};
@@ -308,31 +308,15 @@ fn write_samples(
             });
         }
     }
-    let label: String = cell
-        .params
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{k}={}",
-                v.as_str().map_or_else(|| v.to_string(), str::to_string)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("_")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "=._-".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
     write_image_grid(
-        &artifacts.join(format!("samples_{label}.png")),
+        &artifacts.join(format!("samples_{}.png", cell.file_label())),
         &tiles,
         (h, w),
         count,
+        TileScale::Gray {
+            low: 0.0,
+            high: 1.0,
+        },
     )
 }
 
