@@ -87,7 +87,7 @@ pub fn write_image_grid(
                 TileScale::Gray { low, high } => gray((v - low) / (high - low)),
             };
             root.draw(&Rectangle::new([top, bottom], colour.filled()))
-            .map_err(err)?;
+                .map_err(err)?;
         }
     }
     root.present().map_err(err)?;

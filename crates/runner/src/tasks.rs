@@ -2,6 +2,7 @@
 
 use crate::config::{Experiment, MetricName, Task};
 use crate::context::{cell_data, cell_denoiser, teleport_gaussian};
+use crate::image_grid::{write_image_grid, Tile, TileScale};
 use crate::plan::Cell;
 use anyhow::{anyhow, bail, Result};
 use metrics::frechet::frechet_distance_gaussians;
@@ -9,7 +10,6 @@ use metrics::moments::mean_and_covariance;
 use metrics::sliced::sliced_wasserstein;
 use samplers::rng::{derive_seed, seeded};
 use samplers::{Batch, PfOdeSolution};
-use crate::image_grid::{write_image_grid, Tile, TileScale};
 use std::path::{Path, PathBuf};
 
 mod jacobian;
@@ -83,7 +83,15 @@ fn sample_quality(cell: &Cell, cache: &Path, artifacts: &Path) -> Result<Measure
         Some(d) if !sample_names.is_empty() => {
             let images = (e.metrics.sample_images > 0)
                 .then(|| artifacts.join(format!("samples_{}.png", cell.file_label())));
-            sample_metrics(e, &data, d.as_ref(), &sample_names, noise_root, cache, images)?
+            sample_metrics(
+                e,
+                &data,
+                d.as_ref(),
+                &sample_names,
+                noise_root,
+                cache,
+                images,
+            )?
         }
         _ => (
             vec![vec![f64::NAN; e.metrics.sample_seeds]; sample_names.len()],

@@ -2,28 +2,14 @@
 //! the test split (`nll_bits_per_dim` and its terms), the training's final loss, and a
 //! diverged training recorded as such instead of failing the run.
 
+mod common;
+
+use common::numeric_column as column;
 use runner::run::{run_experiment, RunOptions};
-use runner::table::{Table, Values};
+use runner::table::Table;
 
 fn run_text(name: &str, text: &str) -> anyhow::Result<Table> {
-    let dir = std::env::temp_dir().join(format!("dlab-nll-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join(format!("{name}.toml"));
-    std::fs::write(&file, text).unwrap();
-    let options = RunOptions {
-        results: dir.join("results"),
-        ..RunOptions::default()
-    };
-    Ok(run_experiment(&file, &options)?.table)
-}
-
-fn column(table: &Table, name: &str) -> Vec<f64> {
-    match &table.columns.iter().find(|(n, _)| n == name).unwrap().1 {
-        Values::F64(v) => v.clone(),
-        Values::I64(v) => v.iter().map(|&x| x as f64).collect(),
-        other => panic!("{name} is not numeric: {other:?}"),
-    }
+    Ok(common::run_in_temp("nll", name, text)?.table)
 }
 
 /// Digits, DDPM with T = 100, ancestral sampling; `{model}` and `{metrics}` filled in.

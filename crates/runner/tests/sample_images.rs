@@ -1,7 +1,7 @@
 //! `metrics.sample_images`: a sample_quality cell draws its first samples as a gray-level
 //! grid beside the table, and asks for image data by name.
 
-use runner::run::{run_experiment, RunOptions};
+mod common;
 
 fn config(data: &str) -> String {
     format!(
@@ -32,16 +32,7 @@ sample_images = 4
 }
 
 fn run(name: &str, text: &str) -> anyhow::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("dlab-images-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join(format!("{name}.toml"));
-    std::fs::write(&file, text).unwrap();
-    let options = RunOptions {
-        results: dir.join("results"),
-        ..RunOptions::default()
-    };
-    Ok(run_experiment(&file, &options)?.dir)
+    Ok(common::run_in_temp("images", name, text)?.dir)
 }
 
 /// Width and height from a PNG's IHDR chunk.
@@ -60,7 +51,10 @@ fn digits_samples_are_drawn_as_a_two_by_two_grid() {
         .collect();
     assert_eq!(images.len(), 1, "one grid for the one cell: {images:?}");
     let name = images[0].file_name().unwrap().to_string_lossy().to_string();
-    assert!(name.starts_with("samples") && name.ends_with(".png"), "{name}");
+    assert!(
+        name.starts_with("samples") && name.ends_with(".png"),
+        "{name}"
+    );
     // 4 tiles in 2 columns; 8×8 images at 18 px per pixel, 22 px captions, 8 px gaps.
     let (w, h) = png_size(&std::fs::read(&images[0]).unwrap());
     assert_eq!((w, h), (2 * (144 + 8) + 8, 2 * (144 + 22 + 8) + 8));
@@ -68,8 +62,11 @@ fn digits_samples_are_drawn_as_a_two_by_two_grid() {
 
 #[test]
 fn vector_data_is_an_error_naming_the_key() {
-    let err = run("vectors", &config("kind = \"gaussian\"\neigenvalues = [1.0, 2.0, 3.0, 4.0]"))
-        .unwrap_err();
+    let err = run(
+        "vectors",
+        &config("kind = \"gaussian\"\neigenvalues = [1.0, 2.0, 3.0, 4.0]"),
+    )
+    .unwrap_err();
     let text = format!("{err:#}");
     assert!(text.contains("metrics.sample_images = 4"), "{text}");
     assert!(text.contains("[1, 1, 4]"), "{text}");

@@ -2,28 +2,13 @@
 //! Σ(Σ + σ²I)⁻¹ (eigenvalues λ_k/(λ_k + σ²); seed 000), and a denoiser's score agrees
 //! with itself (EV = 1) but not with a worse one.
 
-use runner::run::{run_experiment, RunOptions};
-use runner::table::{Table, Values};
+mod common;
+
+use common::numeric_column as f64_column;
+use runner::table::Table;
 
 fn run(name: &str, text: &str) -> Table {
-    let dir = std::env::temp_dir().join(format!("dlab-tasks-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join(format!("{name}.toml"));
-    std::fs::write(&file, text).unwrap();
-    let options = RunOptions {
-        results: dir.join("results"),
-        ..RunOptions::default()
-    };
-    run_experiment(&file, &options).unwrap().table
-}
-
-fn f64_column(table: &Table, name: &str) -> Vec<f64> {
-    match &table.columns.iter().find(|(n, _)| n == name).unwrap().1 {
-        Values::F64(v) => v.clone(),
-        Values::I64(v) => v.iter().map(|&x| x as f64).collect(),
-        other => panic!("{name} is not numeric: {other:?}"),
-    }
+    common::run_in_temp("tasks", name, text).unwrap().table
 }
 
 #[test]
