@@ -92,10 +92,11 @@ pub fn digits_classifier(
         ),
     )?;
     if test_accuracy < MIN_ACCURACY {
-        bail!("the digits classifier reached test accuracy {test_accuracy:.4} < {MIN_ACCURACY}; its features are not trusted ({})", dir.display());
+        bail!("the {} classifier reached test accuracy {test_accuracy:.4} < {MIN_ACCURACY}; its features are not trusted ({})", data.train.name, dir.display());
     }
     tracing::info!(
-        "digits classifier: test accuracy {test_accuracy:.4} ({})",
+        "{} classifier: test accuracy {test_accuracy:.4} ({})",
+        data.train.name,
         dir.display()
     );
     Ok(FeatureNet {
