@@ -842,6 +842,23 @@ fn offending_key(message: &str) -> Option<String> {
     Some(message[start..start + len].to_string())
 }
 
+/// Finite differences perturb one point in 2d rows of a batch, but a class-conditional
+/// network's label depends on the row (guidance labels cycle over the rows): its
+/// Jacobians need `jacobian.method = "auto"` (autodiff, each point with its own label).
+fn validate_jacobian_method(e: &Experiment) -> Result<(), KeyError> {
+    let conditional = matches!(&e.model, ModelSpec::Network(n) if n.conditional);
+    if e.experiment.task == Task::Jacobian
+        && e.jacobian.method == crate::tasks::JacobianMethodSpec::FiniteDifference
+        && conditional
+    {
+        return Err(KeyError::new(
+            "jacobian.method",
+            "jacobian.method = \"finite_difference\" is not supported for a class-conditional network (model.conditional = true): its label depends on the batch row; use \"auto\"",
+        ));
+    }
+    Ok(())
+}
+
 /// Range checks across tables, after every table parsed.
 fn validate(e: &Experiment) -> Result<(), KeyError> {
     e.data.validate().map_err(|err| {
@@ -887,6 +904,7 @@ fn validate(e: &Experiment) -> Result<(), KeyError> {
     e.jacobian
         .validate()
         .map_err(|(key, message)| KeyError::new(&key, message))?;
+    validate_jacobian_method(e)?;
     e.memorization
         .validate()
         .map_err(|(key, message)| KeyError::new(&key, message))?;

@@ -17,7 +17,7 @@ mod likelihood;
 mod memorization;
 mod score_agreement;
 
-pub use jacobian::JacobianSpec;
+pub use jacobian::{JacobianMethodSpec, JacobianSpec};
 pub use memorization::MemorizationSpec;
 
 /// The measured values of a cell: named metric columns and the sampler's NFE, and for

@@ -76,3 +76,36 @@ model = [{ kind = "exact" }, { kind = "isotropic" }]
     assert!((ev[0] - 1.0).abs() < 1e-12, "exact vs exact: {}", ev[0]);
     assert!(ev[1] < 0.9, "isotropic vs exact: {}", ev[1]);
 }
+
+#[test]
+fn finite_differences_of_a_conditional_network_are_an_error_naming_the_key() {
+    let err = common::run_in_temp(
+        "tasks",
+        "jacobian_fd_conditional",
+        r#"
+[experiment]
+name = "jacobian_fd_conditional"
+seed = 1
+task = "jacobian"
+
+[data]
+kind = "digits"
+
+[model]
+kind = "network"
+conditional = true
+
+[probe]
+sigma = 0.5
+points = 2
+
+[jacobian]
+method = "finite_difference"
+"#,
+    )
+    .err()
+    .expect("finite differences of a conditional network must be refused");
+    let text = format!("{err:#}");
+    assert!(text.contains("jacobian.method"), "{text}");
+    assert!(text.contains("class-conditional"), "{text}");
+}

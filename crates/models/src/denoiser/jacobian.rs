@@ -7,9 +7,13 @@
 //! (rows k·d + i, i = 0…d−1) and the scalar L = Σ_{k,i} F(row k·d + i)_i is differentiated:
 //! rows do not interact in the network, so the gradient at row k·d + i is row i of ∇F at
 //! point k.
+//!
+//! Under classifier-free guidance D = (1 − w)·D_∅ + w·D_y is affine in the two outputs, so
+//! ∇D = (1 − w)·∇D_∅ + w·∇D_y: two passes, one with the null class and one with each
+//! point's own label (point k has class `labels[k % labels.len()]`, as row k of a batch).
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use samplers::Batch;
 
 use super::NetworkDenoiser;
@@ -35,13 +39,42 @@ impl NetworkDenoiser {
     }
 
     /// Exact (f32) Jacobians at each row of `points` by reverse-mode autodiff, `d × d`
-    /// row-major, in passes of at most `chunk` network rows. `None` under classifier-free
-    /// guidance, whose labels depend on the row index (callers fall back to finite
-    /// differences).
+    /// row-major, in passes of at most `chunk` network rows; under guidance, the guided
+    /// combination with row k of `points` conditioned on `labels[k % labels.len()]`.
     pub fn autodiff_jacobians(&self, points: &Batch, sigma: f64) -> Option<Vec<Vec<f64>>> {
-        if self.guidance.is_some() {
-            return None;
+        let Some(g) = &self.guidance else {
+            return Some(self.jacobians_with_labels(points, sigma, None));
+        };
+        let labels: Vec<u32> = (0..points.n())
+            .map(|k| g.labels[k % g.labels.len()])
+            .collect();
+        let cond = self.jacobians_with_labels(points, sigma, Some(&labels));
+        if g.weight == 1.0 {
+            return Some(cond);
         }
+        let null = self.jacobians_with_labels(points, sigma, Some(&vec![g.null_class; points.n()]));
+        let w = g.weight;
+        Some(
+            null.into_iter()
+                .zip(cond)
+                .map(|(jn, jc)| {
+                    jn.iter()
+                        .zip(&jc)
+                        .map(|(n, c)| (1.0 - w) * n + w * c)
+                        .collect()
+                })
+                .collect(),
+        )
+    }
+
+    /// The Jacobians of the network denoiser with class `labels[k]` at row k of `points`
+    /// (`None`: unconditional).
+    fn jacobians_with_labels(
+        &self,
+        points: &Batch,
+        sigma: f64,
+        labels: Option<&[u32]>,
+    ) -> Vec<Vec<f64>> {
         let device = self.device.clone().autodiff();
         // Parameters on the autodiff device without gradients of their own: the backward
         // pass then computes input gradients only.
@@ -51,9 +84,10 @@ impl NetworkDenoiser {
         for start in (0..points.n()).step_by(per_pass) {
             let end = (start + per_pass).min(points.n());
             let part = points.slice_rows(start, end);
-            jacobians.extend(self.jacobian_pass(&net, &device, &part, sigma));
+            let part_labels = labels.map(|l| &l[start..end]);
+            jacobians.extend(self.jacobian_pass(&net, &device, &part, sigma, part_labels));
         }
-        Some(jacobians)
+        jacobians
     }
 
     /// One backward pass for the Jacobians of every row of `points`.
@@ -63,6 +97,7 @@ impl NetworkDenoiser {
         device: &Device,
         points: &Batch,
         sigma: f64,
+        labels: Option<&[u32]>,
     ) -> Vec<Vec<f64>> {
         let (n, d) = (points.n(), self.dim);
         let (a, b, c) = self.affine_form(sigma);
@@ -78,7 +113,12 @@ impl NetworkDenoiser {
             Tensor::<2>::from_data(TensorData::new(repeated, [n * d, d]), device).require_grad();
         let selector = Tensor::<2>::from_data(TensorData::new(selector, [n * d, d]), device);
         let c_noise = vec_to_tensor(&vec![self.param.precond(sigma).c_noise; n * d], device);
-        let output = net.forward(input.clone(), c_noise, None);
+        // Each point's label on each of its d repeated rows.
+        let labels = labels.map(|l| {
+            let values: Vec<i64> = l.iter().flat_map(|&y| vec![i64::from(y); d]).collect();
+            Tensor::<1, Int>::from_data(TensorData::new(values, [n * d]), device)
+        });
+        let output = net.forward(input.clone(), c_noise, labels);
         let gradients = (output * selector).sum().backward();
         let grad_f: Vec<f32> = input
             .grad(&gradients)
@@ -205,5 +245,44 @@ mod tests {
         let denoiser = NetworkDenoiser::new(net, Parameterization::default(), 16, device);
         let points = Batch::standard_normal(2, 16, &mut seeded(6));
         assert_matches_finite_differences(&denoiser, &points, 0.5);
+    }
+
+    #[test]
+    fn guided_jacobian_uses_each_points_own_label() {
+        let device = Device::flex();
+        let config = MlpConfig::new(4, 32, 2, 8)
+            .unwrap()
+            .with_classes(3)
+            .unwrap();
+        let net = Net::Mlp(config.init(&mut seeded(7), &device));
+        let guided = |labels: Vec<u32>, weight: f64| {
+            NetworkDenoiser::new(net.clone(), Parameterization::default(), 4, device.clone())
+                .with_guidance(crate::denoiser::Guidance {
+                    labels,
+                    null_class: 3,
+                    weight,
+                })
+        };
+        let points = Batch::standard_normal(3, 4, &mut seeded(8));
+        let sigma = 0.6;
+        for weight in [1.0, 2.5] {
+            let jacobians = guided(vec![0, 2, 1], weight)
+                .jacobians(&points, sigma)
+                .expect("guided networks have Jacobians");
+            for (k, label) in [0u32, 2, 1].into_iter().enumerate() {
+                // Finite differences of a denoiser that gives every row point k's label.
+                let single = guided(vec![label], weight);
+                let fd = finite_differences(&single, points.row(k), sigma, 1e-2 * sigma);
+                let err = max_relative_error(&jacobians[k], &fd);
+                assert!(err < 2e-3, "w {weight} point {k}: {err}");
+            }
+            // The label matters: another class gives another Jacobian at the same point.
+            let other =
+                finite_differences(&guided(vec![1], weight), points.row(0), sigma, 1e-2 * sigma);
+            assert!(
+                max_relative_error(&jacobians[0], &other) > 1e-2,
+                "w {weight}"
+            );
+        }
     }
 }
