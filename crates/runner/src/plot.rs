@@ -239,7 +239,7 @@ fn filter_rows(table: &Table, spec: &PlotSpec) -> Result<Table> {
     Ok(out)
 }
 
-/// A series value as legend text: at most 34 characters, long ones shortened with "…".
+/// A series value as legend text: at most 38 characters, long ones shortened with "…".
 fn legend_text(value: &str) -> String {
     const MAX: usize = 38;
     if value.chars().count() <= MAX {
@@ -431,18 +431,40 @@ fn series_groups(table: &Table, spec: &PlotSpec) -> Result<Vec<(Option<String>, 
         return Ok(vec![(None, (0..table.height()).collect())]);
     };
     let values = column(table, &spec.name, series, "series")?;
-    let mut groups: Vec<(Option<String>, Vec<usize>)> = Vec::new();
+    // Group on the full value; shorten only for the legend.
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
     for i in 0..values.len() {
-        let text = legend_text(&format!("{series}={}", cell_text(values, i)));
-        match groups
-            .iter_mut()
-            .find(|(v, _)| v.as_deref() == Some(text.as_str()))
-        {
+        let text = format!("{series}={}", cell_text(values, i));
+        match groups.iter_mut().find(|(v, _)| *v == text) {
             Some((_, rows)) => rows.push(i),
-            None => groups.push((Some(text), vec![i])),
+            None => groups.push((text, vec![i])),
         }
     }
-    Ok(groups)
+    let labels = distinct_legend_texts(groups.iter().map(|(text, _)| text.as_str()));
+    Ok(labels
+        .into_iter()
+        .zip(groups)
+        .map(|(label, (_, rows))| (Some(label), rows))
+        .collect())
+}
+
+/// [`legend_text`] of each value, with " (2)", " (3)", … appended to shortened texts that
+/// coincide, so distinct series never share a legend entry.
+fn distinct_legend_texts<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut labels: Vec<String> = Vec::new();
+    for value in values {
+        let text = legend_text(value);
+        let same = labels
+            .iter()
+            .filter(|l| **l == text || l.starts_with(&format!("{text} (")))
+            .count();
+        labels.push(if same == 0 {
+            text
+        } else {
+            format!("{text} ({})", same + 1)
+        });
+    }
+    labels
 }
 
 fn extent(values: impl Iterator<Item = f64>) -> (f64, f64) {
@@ -802,6 +824,29 @@ mod tests {
                 normalize_to_first: false,
             }],
         }
+    }
+
+    #[test]
+    fn long_series_values_sharing_a_prefix_stay_separate_series() {
+        let long = "vlb(parameterization=\"eps\", weighting=\"importance\")";
+        let other = "vlb(parameterization=\"eps\", weighting=\"uniform\")";
+        let mut t = table();
+        let solver = [long, other, long, other, "short"]
+            .iter()
+            .cycle()
+            .take(10)
+            .map(|s| s.to_string())
+            .collect();
+        t.columns.retain(|(name, _)| name != "solver");
+        t.push("solver", Values::Str(solver)).unwrap();
+        let groups = series_groups(&t, &spec()).unwrap();
+        let labels: Vec<String> = groups.iter().map(|(l, _)| l.clone().unwrap()).collect();
+        assert_eq!(groups.len(), 3, "{labels:?}");
+        assert_eq!(groups[0].1, [0, 2, 5, 7]);
+        assert_eq!(groups[1].1, [1, 3, 6, 8]);
+        assert_eq!(labels[0].chars().count(), 38);
+        assert_eq!(labels[1], format!("{} (2)", labels[0]));
+        assert_eq!(labels[2], "solver=short");
     }
 
     fn temp_dir(test: &str) -> PathBuf {
