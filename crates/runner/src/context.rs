@@ -27,8 +27,10 @@ pub struct CellData {
 
 type Shared = Arc<dyn Any + Send + Sync>;
 
-/// Computes `make` once per key in this process; parallel cells asking for the same key
-/// wait for the first one.
+/// Computes `make` once per key in this process and keeps the value. Parallel callers that
+/// find the key not yet computed each compute it (a caller cannot block inside rayon
+/// without risking a deadlock), so what several cells share is built beforehand, one item
+/// after another (`tasks::prepare_shared`).
 fn memo<T: Send + Sync + 'static>(key: String, make: impl FnOnce() -> Result<T>) -> Result<Arc<T>> {
     static SLOTS: OnceLock<Mutex<HashMap<String, Arc<OnceLock<Shared>>>>> = OnceLock::new();
     let slot = SLOTS
@@ -110,6 +112,14 @@ pub fn cell_denoiser(e: &Experiment, data: &CellData, cache: &Path) -> Result<Ar
     denoiser_on(e, data, &data_key(e), cache)
 }
 
+/// The in-memory cache key of `[model]` built on the data `data_key` identifies.
+pub fn model_key(e: &Experiment, data_key: &str) -> String {
+    format!(
+        "model/{data_key}/{}",
+        toml::to_string(&e.model).unwrap_or_default()
+    )
+}
+
 /// The denoiser of `[model]` built on `data.train`, which `data_key` identifies (in the
 /// in-memory and on-disk caches): the cell's own data ([`data_key`]) or data derived
 /// from it, e.g. a subset, under a key of its own.
@@ -119,12 +129,8 @@ pub fn denoiser_on(
     data_key: &str,
     cache: &Path,
 ) -> Result<Arc<dyn Denoiser>> {
-    let key = format!(
-        "model/{data_key}/{}",
-        toml::to_string(&e.model).unwrap_or_default()
-    );
     let train = &data.train.images;
-    let model = memo(key, || -> Result<Arc<dyn Denoiser>> {
+    let model = memo(model_key(e, data_key), || -> Result<Arc<dyn Denoiser>> {
         Ok(match &e.model {
             ModelSpec::Exact => data.synthetic.as_ref().and_then(|s| s.exact_denoiser()).ok_or_else(|| {
                 anyhow!("model.kind = \"exact\" needs synthetic data with a closed-form denoiser; data.kind = {} has none", e.data.kind())

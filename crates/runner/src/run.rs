@@ -8,7 +8,7 @@
 use crate::config::{Experiment, ExperimentFile};
 use crate::plan::{content_hash, plan_cells, result_defining, Cell, Shard};
 use crate::table::{write_atomically, Table, Values};
-use crate::tasks::{convergence_order, run_cell, Measured};
+use crate::tasks::{convergence_order, prepare_shared, run_cell, Measured};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
@@ -134,6 +134,7 @@ pub fn run_experiment(path: &Path, options: &RunOptions) -> Result<RunOutcome> {
         .num_threads(parallelism(&experiment, todo.len()))
         .build()?;
     let results: Vec<Result<CellRecord>> = pool.install(|| {
+        prepare_shared(&todo, &options.results.join("cache"));
         todo.par_iter()
             .map(|cell| {
                 let start = Instant::now();

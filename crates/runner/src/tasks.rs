@@ -51,6 +51,43 @@ pub fn run_cell(cell: &Cell, cache: &Path, artifacts: &Path) -> Result<Measured>
     }
 }
 
+/// Builds, one after another, the models and classifiers that two or more of `cells`
+/// share (a network trained once, a GMM fitted once, the feature classifier), before the
+/// cells run in parallel and find them built. Built concurrently, each cell trained its own
+/// copy and the copies raced on the cache files. An error here is left for the cells to
+/// report (e.g. a diverged network, recorded per cell).
+pub fn prepare_shared(cells: &[&Cell], cache: &Path) {
+    type Build = fn(&Experiment, &crate::context::CellData, &Path) -> Result<()>;
+    let build_model: Build = |e, data, cache| cell_denoiser(e, data, cache).map(|_| ());
+    let build_features: Build =
+        |e, data, cache| crate::context::feature_net(e, data, cache).map(|_| ());
+    // (memo key, cells sharing it, first such cell, how to build it), in cell order.
+    let mut shared: Vec<(String, usize, &Cell, Build)> = Vec::new();
+    let mut count = |key: String, cell, build| match shared.iter_mut().find(|s| s.0 == key) {
+        Some(entry) => entry.1 += 1,
+        None => shared.push((key, 1, cell, build)),
+    };
+    for &cell in cells {
+        let e = &cell.config;
+        if e.experiment.task == Task::Memorization {
+            continue; // its models are trained on per-cell subsets
+        }
+        let key = crate::context::data_key(e);
+        count(crate::context::model_key(e, &key), cell, build_model);
+        let classifier = e.metrics.names.iter().any(|m| m.needs_classifier());
+        if e.experiment.task == Task::SampleQuality && classifier {
+            count(format!("features/{key}"), cell, build_features);
+        }
+    }
+    for (key, _, cell, build) in shared.into_iter().filter(|s| s.1 >= 2) {
+        let e = &cell.config;
+        let built = cell_data(e).and_then(|data| build(e, &data, cache));
+        if let Err(err) = built {
+            tracing::debug!("preparing {key}: {err:#} (left for the cells to report)");
+        }
+    }
+}
+
 /// Draws `metrics.samples` samples per sample seed with `[sampler]` from the `[model]`
 /// denoiser and compares them with the reference set; each metric is reported as the
 /// mean over sample seeds and, with several seeds, `<name>_std`. The metrics that are not
