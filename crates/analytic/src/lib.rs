@@ -21,7 +21,7 @@ mod em;
 mod error;
 mod gaussian;
 mod gmm;
-mod linalg;
+pub mod linalg;
 mod molrg;
 #[cfg(test)]
 mod tests;

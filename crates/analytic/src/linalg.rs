@@ -1,5 +1,6 @@
 //! Small `f64` linear-algebra helpers shared by the distributions: batch ↔ faer views,
-//! symmetric eigen-decomposition, random orthonormal bases, log-sum-exp.
+//! symmetric eigen-decomposition, random orthonormal bases, log-sum-exp. [`mul`] and
+//! [`to_row_major`] are public for the `metrics` crate.
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Side};
@@ -20,7 +21,7 @@ pub(crate) fn view_mut(x: &mut Batch) -> MatMut<'_, f64> {
 }
 
 /// `a · b` into a new matrix, with faer's global parallelism.
-pub(crate) fn mul(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
+pub fn mul(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
     let mut out = Mat::zeros(a.nrows(), b.ncols());
     matmul(
         out.as_mut(),
@@ -34,7 +35,7 @@ pub(crate) fn mul(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
 }
 
 /// A faer matrix as a row-major `Vec`.
-pub(crate) fn to_row_major(m: MatRef<'_, f64>) -> Vec<f64> {
+pub fn to_row_major(m: MatRef<'_, f64>) -> Vec<f64> {
     (0..m.nrows())
         .flat_map(|i| (0..m.ncols()).map(move |j| m[(i, j)]))
         .collect()

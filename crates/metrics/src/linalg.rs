@@ -1,27 +1,13 @@
 //! Small `f64` faer helpers: batch views, products and symmetric eigen-decomposition.
 
-use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Side};
+pub(crate) use analytic::linalg::{mul, to_row_major};
+use faer::{Mat, MatRef, Side};
 
 use crate::MetricError;
 
 /// A row-major `n × d` slice as a faer view (no copy).
 pub(crate) fn view(data: &[f64], n: usize, d: usize) -> MatRef<'_, f64> {
     MatRef::from_row_major_slice(data, n, d)
-}
-
-/// `a · b` into a new matrix, with faer's global (rayon) parallelism.
-pub(crate) fn mul(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
-    let mut out = Mat::zeros(a.nrows(), b.ncols());
-    matmul(
-        out.as_mut(),
-        Accum::Replace,
-        a,
-        b,
-        1.0,
-        faer::get_global_parallelism(),
-    );
-    out
 }
 
 /// `(a + aᵀ)/2`, so round-off asymmetry never reaches the symmetric eigen-solver.
@@ -48,11 +34,4 @@ pub(crate) fn sym_eigenvalues(
 ) -> Result<Vec<f64>, MetricError> {
     a.self_adjoint_eigenvalues(Side::Lower)
         .map_err(|_| MetricError::EigenNoConvergence { name })
-}
-
-/// A faer matrix as a row-major `Vec`.
-pub(crate) fn to_row_major(m: MatRef<'_, f64>) -> Vec<f64> {
-    (0..m.nrows())
-        .flat_map(|i| (0..m.ncols()).map(move |j| m[(i, j)]))
-        .collect()
 }
