@@ -61,27 +61,32 @@ pub fn prepare_shared(cells: &[&Cell], cache: &Path) {
     let build_model: Build = |e, data, cache| cell_denoiser(e, data, cache).map(|_| ());
     let build_features: Build =
         |e, data, cache| crate::context::feature_net(e, data, cache).map(|_| ());
-    // (memo key, cells sharing it, first such cell, how to build it), in cell order.
-    let mut shared: Vec<(String, usize, &Cell, Build)> = Vec::new();
-    let mut count = |key: String, cell, build| match shared.iter_mut().find(|s| s.0 == key) {
-        Some(entry) => entry.1 += 1,
-        None => shared.push((key, 1, cell, build)),
-    };
+    // (memo key, cells sharing it, the configuration to build it from, how), in cell order.
+    let mut shared: Vec<(String, usize, Experiment, Build)> = Vec::new();
+    let mut count =
+        |e: &Experiment, key: String, build| match shared.iter_mut().find(|s| s.0 == key) {
+            Some(entry) => entry.1 += 1,
+            None => shared.push((key, 1, e.clone(), build)),
+        };
     for &cell in cells {
         let e = &cell.config;
         if e.experiment.task == Task::Memorization {
             continue; // its models are trained on per-cell subsets
         }
         let key = crate::context::data_key(e);
-        count(crate::context::model_key(e, &key), cell, build_model);
+        count(e, crate::context::model_key(e, &key), build_model);
+        if let (Task::Jacobian, Some(reference)) = (e.experiment.task, &e.probe.reference) {
+            let mut re = e.clone();
+            re.model = reference.clone();
+            count(&re, crate::context::model_key(&re, &key), build_model);
+        }
         let classifier = e.metrics.names.iter().any(|m| m.needs_classifier());
         if e.experiment.task == Task::SampleQuality && classifier {
-            count(format!("features/{key}"), cell, build_features);
+            count(e, format!("features/{key}"), build_features);
         }
     }
-    for (key, _, cell, build) in shared.into_iter().filter(|s| s.1 >= 2) {
-        let e = &cell.config;
-        let built = cell_data(e).and_then(|data| build(e, &data, cache));
+    for (key, _, e, build) in shared.into_iter().filter(|s| s.1 >= 2) {
+        let built = cell_data(&e).and_then(|data| build(&e, &data, cache));
         if let Err(err) = built {
             tracing::debug!("preparing {key}: {err:#} (left for the cells to report)");
         }
