@@ -681,39 +681,17 @@ fn parse_experiment(mut table: Table) -> Result<Experiment, KeyError> {
             });
         }
     }
-    // Parse each table alone first: its error then names the table.
+    // Parse each table alone first: its error then names the table (and the key).
     for (name, value) in &table {
-        let result = match name.as_str() {
-            "experiment" => value.clone().try_into::<Meta>().map(drop),
-            "data" => value.clone().try_into::<DataSpec>().map(drop),
-            "split" => value.clone().try_into::<SplitSpec>().map(drop),
-            "model" => value.clone().try_into::<ModelSpec>().map(drop),
-            "teleport" => value.clone().try_into::<TeleportSpec>().map(drop),
-            "schedule" => value.clone().try_into::<ScheduleSpec>().map(drop),
-            "sampler" => value.clone().try_into::<SamplerSpec>().map(drop),
-            "metrics" => value.clone().try_into::<MetricsSpec>().map(drop),
-            "probe" => value.clone().try_into::<ProbeSpec>().map(drop),
-            "jacobian" => value
-                .clone()
-                .try_into::<crate::tasks::JacobianSpec>()
-                .map(drop),
-            "memorization" => value
-                .clone()
-                .try_into::<crate::tasks::MemorizationSpec>()
-                .map(drop),
-            "plot" => value.clone().try_into::<Vec<PlotSpec>>().map(drop),
-            "check" => value
-                .clone()
-                .try_into::<BTreeMap<String, Tolerance>>()
-                .map(drop),
-            "run" => value.clone().try_into::<RunSpec>().map(drop),
-            _ => Ok(()),
-        };
-        if let Err(e) = result {
-            let message = e.message().to_string();
-            let key =
-                offending_key(&message).map_or_else(|| name.clone(), |k| format!("{name}.{k}"));
-            return Err(KeyError::new(&key, format!("[{name}]: {message}")));
+        if let Err(message) = parse_table(name, value) {
+            let key = offending_key(&message)
+                .map(|k| format!("{name}.{k}"))
+                .or_else(|| culprit_key(name, value))
+                .unwrap_or_else(|| name.clone());
+            let shown = lookup(&table, &key)
+                .filter(|_| key.contains('.'))
+                .map_or_else(String::new, |v| format!("{key} = {v}: "));
+            return Err(KeyError::new(&key, format!("[{name}]: {shown}{message}")));
         }
     }
     Value::Table(table)
@@ -722,6 +700,56 @@ fn parse_experiment(mut table: Table) -> Result<Experiment, KeyError> {
             key: None,
             message: e.message().to_string(),
         })
+}
+
+/// The dotted key `a.b` of a table, if present.
+fn lookup<'a>(table: &'a Table, key: &str) -> Option<&'a Value> {
+    let (head, rest) = key.split_once('.')?;
+    table.get(head)?.as_table()?.get(rest)
+}
+
+/// For an error that names no key (e.g. a negative count: "invalid value: integer `-1`,
+/// expected usize"): the key of table `name` without which the table parses.
+fn culprit_key(name: &str, value: &Value) -> Option<String> {
+    let fields = value.as_table()?;
+    fields.keys().find_map(|k| {
+        let mut rest = fields.clone();
+        rest.remove(k);
+        parse_table(name, &Value::Table(rest))
+            .is_ok()
+            .then(|| format!("{name}.{k}"))
+    })
+}
+
+/// Deserializes one top-level table into its type; the error message on failure.
+fn parse_table(name: &str, value: &Value) -> Result<(), String> {
+    let result = match name {
+        "experiment" => value.clone().try_into::<Meta>().map(drop),
+        "data" => value.clone().try_into::<DataSpec>().map(drop),
+        "split" => value.clone().try_into::<SplitSpec>().map(drop),
+        "model" => value.clone().try_into::<ModelSpec>().map(drop),
+        "teleport" => value.clone().try_into::<TeleportSpec>().map(drop),
+        "schedule" => value.clone().try_into::<ScheduleSpec>().map(drop),
+        "sampler" => value.clone().try_into::<SamplerSpec>().map(drop),
+        "metrics" => value.clone().try_into::<MetricsSpec>().map(drop),
+        "probe" => value.clone().try_into::<ProbeSpec>().map(drop),
+        "jacobian" => value
+            .clone()
+            .try_into::<crate::tasks::JacobianSpec>()
+            .map(drop),
+        "memorization" => value
+            .clone()
+            .try_into::<crate::tasks::MemorizationSpec>()
+            .map(drop),
+        "plot" => value.clone().try_into::<Vec<PlotSpec>>().map(drop),
+        "check" => value
+            .clone()
+            .try_into::<BTreeMap<String, Tolerance>>()
+            .map(drop),
+        "run" => value.clone().try_into::<RunSpec>().map(drop),
+        _ => Ok(()),
+    };
+    result.map_err(|e| e.message().to_string())
 }
 
 /// The metrics measured once per cell: only in `sample_quality`; the bound needs a ddpm
@@ -839,7 +867,11 @@ fn probe_swept(sweep: &Table) -> bool {
 fn offending_key(message: &str) -> Option<String> {
     let start = message.find('`')? + 1;
     let len = message[start..].find('`')?;
-    Some(message[start..start + len].to_string())
+    let word = &message[start..start + len];
+    // A field name, not a quoted value such as "integer `-1`".
+    let is_name = word.starts_with(|c: char| c.is_ascii_alphabetic())
+        && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    is_name.then(|| word.to_string())
 }
 
 /// Finite differences perturb one point in 2d rows of a batch, but a class-conditional

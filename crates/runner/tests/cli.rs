@@ -220,6 +220,12 @@ fn bad_keys_and_values_stop_before_any_work_with_file_line_and_key() {
     let out = text(&dlab(&dir, &["run", "exp.toml"]));
     assert!(out.contains("metrics.samples = 0"), "{out}");
 
+    // A value of the wrong kind: serde's message names no key; the error still does.
+    let negative = EXPERIMENT.replace("samples = 60000", "samples = -3");
+    std::fs::write(dir.join("exp.toml"), negative).unwrap();
+    let out = text(&dlab(&dir, &["run", "exp.toml"]));
+    assert!(out.contains("metrics.samples = -3: invalid value"), "{out}");
+
     std::fs::write(dir.join("exp.toml"), EXPERIMENT).unwrap();
     let out = text(&dlab(
         &dir,
