@@ -72,7 +72,13 @@ fn read_idx(path: &Path, ndims: u8) -> Result<(Vec<usize>, Vec<u8>)> {
         .chunks_exact(4)
         .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
         .collect();
-    let count: usize = dims.iter().product();
+    let Some(count) = dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) else {
+        return Err(DataError::malformed(
+            path,
+            "IDX dimensions whose product fits in memory".to_string(),
+            format!("{dims:?}"),
+        ));
+    };
     let body = &bytes[header_len..];
     if body.len() != count {
         return Err(DataError::malformed(

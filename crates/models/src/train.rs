@@ -20,7 +20,7 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, AdamWConfig};
 use burn::tensor::Bytes;
 use samplers::rng::{derive_seed, seeded};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Network inputs `x`, `c_noise` and the regression target, as device tensors.
 #[derive(Debug, Clone)]
@@ -263,7 +263,8 @@ pub struct Trained {
 pub type LossFn<'a> =
     dyn Fn(&Net, &Batch, Option<&[u32]>, &mut HostRng) -> Result<Tensor<1>, ModelError> + 'a;
 
-/// Where [`fit`] keeps checkpoints: `model.bpk`, `ema.bpk`, `optim.bin`, `state.toml`.
+/// Where [`fit`] keeps checkpoints: `checkpoint-<step>/` with `model.bpk`, `ema.bpk`,
+/// `optim.bin` and `state.toml`, each directory complete (see `write_checkpoint`).
 pub struct Checkpoints<'a> {
     pub dir: &'a Path,
 }
@@ -369,6 +370,18 @@ fn io_error(path: &Path, e: impl ToString) -> ModelError {
     }
 }
 
+/// The directory of the checkpoint after `step` steps.
+fn checkpoint_dir(dir: &Path, step: usize) -> PathBuf {
+    dir.join(format!("{CHECKPOINT_PREFIX}{step:010}"))
+}
+
+const CHECKPOINT_PREFIX: &str = "checkpoint-";
+const CHECKPOINT_TEMP_PREFIX: &str = ".checkpoint.tmp-";
+
+/// Writes the checkpoint into a temporary directory of its own and renames it to
+/// `checkpoint-<step>`, then removes the older ones: a kill at any moment leaves the
+/// previous checkpoint or the new one, each complete. `dir` belongs to one trainer at a
+/// time (the caller's lock).
 fn write_checkpoint(
     dir: &Path,
     step: usize,
@@ -377,45 +390,85 @@ fn write_checkpoint(
     ema: &Net,
     optim: &ModuleOptimizer,
 ) -> Result<(), ModelError> {
-    std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
-    // Each file is written beside its final name and renamed, state.toml last, so a
-    // checkpoint is either complete or the previous one.
-    let tmp = dir.join("incoming");
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(
+        "{CHECKPOINT_TEMP_PREFIX}{}-{n}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&tmp).map_err(|e| io_error(&tmp, e))?;
     checkpoint::save(net.clone(), &tmp.join("model.bpk"))?;
     checkpoint::save(ema.clone(), &tmp.join("ema.bpk"))?;
     let bytes = optim
         .into_bytes()
         .map_err(|e| io_error(&tmp.join("optim.bin"), format!("{e:?}")))?;
-    std::fs::write(tmp.join("optim.bin"), &bytes[..]).map_err(|e| io_error(&tmp, e))?;
+    let optim_path = tmp.join("optim.bin");
+    std::fs::write(&optim_path, &bytes[..]).map_err(|e| io_error(&optim_path, e))?;
     let state = toml::to_string(&CheckpointState {
         step,
         curve: curve.to_vec(),
     })
     .map_err(|e| io_error(dir, e))?;
-    std::fs::write(tmp.join("state.toml"), state).map_err(|e| io_error(&tmp, e))?;
-    for name in ["model.bpk", "ema.bpk", "optim.bin", "state.toml"] {
-        std::fs::rename(tmp.join(name), dir.join(name))
-            .map_err(|e| io_error(&dir.join(name), e))?;
+    let state_path = tmp.join("state.toml");
+    std::fs::write(&state_path, state).map_err(|e| io_error(&state_path, e))?;
+    let target = checkpoint_dir(dir, step);
+    if target.exists() {
+        std::fs::remove_dir_all(&target).map_err(|e| io_error(&target, e))?;
     }
-    std::fs::remove_dir(&tmp).map_err(|e| io_error(&tmp, e))
+    std::fs::rename(&tmp, &target).map_err(|e| io_error(&target, e))?;
+    for (older, _) in checkpoints_in(dir)?.into_iter().filter(|(_, s)| *s < step) {
+        std::fs::remove_dir_all(&older).map_err(|e| io_error(&older, e))?;
+    }
+    Ok(())
+}
+
+/// The `checkpoint-<step>` directories in `dir` with their steps; temporary directories
+/// that a killed writer left are removed on the way.
+fn checkpoints_in(dir: &Path) -> Result<Vec<(PathBuf, usize)>, ModelError> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(vec![]);
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| io_error(dir, e))?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with(CHECKPOINT_TEMP_PREFIX) {
+            std::fs::remove_dir_all(&path).map_err(|e| io_error(&path, e))?;
+        } else if let Some(step) = name
+            .strip_prefix(CHECKPOINT_PREFIX)
+            .and_then(|s| s.parse::<usize>().ok())
+        {
+            out.push((path, step));
+        }
+    }
+    Ok(out)
+}
+
+/// Removes the checkpoints [`fit`] kept in `dir` (once its result is saved elsewhere).
+pub fn remove_checkpoints(dir: &Path) -> Result<(), ModelError> {
+    for (path, _) in checkpoints_in(dir)? {
+        std::fs::remove_dir_all(&path).map_err(|e| io_error(&path, e))?;
+    }
+    Ok(())
 }
 
 type Restored = (CheckpointState, Net, Net, ModuleOptimizer);
 
+/// The latest checkpoint in `dir`, if any.
 fn read_checkpoint(
     dir: &Path,
     net: &Net,
     optim: ModuleOptimizer,
 ) -> Result<Option<Restored>, ModelError> {
-    let state_path = dir.join("state.toml");
-    let Ok(text) = std::fs::read_to_string(&state_path) else {
+    let Some((latest, _)) = checkpoints_in(dir)?.into_iter().max_by_key(|(_, s)| *s) else {
         return Ok(None);
     };
+    let state_path = latest.join("state.toml");
+    let text = std::fs::read_to_string(&state_path).map_err(|e| io_error(&state_path, e))?;
     let state: CheckpointState = toml::from_str(&text).map_err(|e| io_error(&state_path, e))?;
-    let restored = checkpoint::load(net.clone(), &dir.join("model.bpk"))?;
-    let ema = checkpoint::load(net.clone(), &dir.join("ema.bpk"))?;
-    let optim_path = dir.join("optim.bin");
+    let restored = checkpoint::load(net.clone(), &latest.join("model.bpk"))?;
+    let ema = checkpoint::load(net.clone(), &latest.join("ema.bpk"))?;
+    let optim_path = latest.join("optim.bin");
     let bytes = std::fs::read(&optim_path).map_err(|e| io_error(&optim_path, e))?;
     let optim = optim
         .from_bytes(Bytes::from_bytes_vec(bytes))

@@ -189,6 +189,8 @@ fn resuming_from_a_checkpoint_continues_exactly() {
     )
     .unwrap();
     assert_eq!(first.curve.len(), 6);
+    // A writer killed mid-checkpoint leaves a temporary directory: ignored and removed.
+    std::fs::create_dir_all(dir.join(".checkpoint.tmp-1-0")).unwrap();
     let mut resumed_from = None;
     let resumed = fit(
         net(7),
@@ -210,6 +212,16 @@ fn resuming_from_a_checkpoint_continues_exactly() {
         "the second run starts after the checkpoint"
     );
     assert_eq!(bits(&resumed.curve), bits(&straight.curve));
+    let mut left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        ["checkpoint-0000000012"],
+        "one complete checkpoint stays"
+    );
     let x = Batch::standard_normal(5, 2, &mut seeded(9));
     let a = NetworkDenoiser::new(
         resumed.ema.valid(),

@@ -483,6 +483,10 @@ pub struct ExperimentFile {
     pub base: Table,
     /// `[profile.NAME]` tables.
     pub profiles: BTreeMap<String, Table>,
+    /// The profile and `--set` assignments of the last [`ExperimentFile::resolve_table`]:
+    /// where an error's value came from.
+    pub active_profile: Option<String>,
+    pub overrides: Vec<String>,
 }
 
 impl ExperimentFile {
@@ -516,6 +520,8 @@ impl ExperimentFile {
             text,
             base,
             profiles,
+            active_profile: None,
+            overrides: Vec::new(),
         })
     }
 
@@ -526,12 +532,16 @@ impl ExperimentFile {
             text: String::new(),
             base: table,
             profiles: BTreeMap::new(),
+            active_profile: None,
+            overrides: Vec::new(),
         }
     }
 
     /// The resolved configuration table: base, then the profile's keys (merged deeply,
     /// a profile's `sweep` replaces the base sweep's lists key by key), then `--set`.
-    pub fn resolve_table(&self, profile: Option<&str>, overrides: &[String]) -> Result<Table> {
+    pub fn resolve_table(&mut self, profile: Option<&str>, overrides: &[String]) -> Result<Table> {
+        self.active_profile = profile.map(str::to_string);
+        self.overrides = overrides.to_vec();
         let mut table = self.base.clone();
         if let Some(name) = profile {
             let Some(p) = self.profiles.get(name) else {
@@ -554,27 +564,67 @@ impl ExperimentFile {
     }
 
     /// Resolves and checks the experiment; every error names the file, line and key.
-    pub fn resolve(&self, profile: Option<&str>, overrides: &[String]) -> Result<Experiment> {
-        self.resolve_from_table(self.resolve_table(profile, overrides)?)
+    pub fn resolve(&mut self, profile: Option<&str>, overrides: &[String]) -> Result<Experiment> {
+        let table = self.resolve_table(profile, overrides)?;
+        self.resolve_from_table(table)
     }
 
     /// Parses and checks a resolved table; errors are located in this file.
     pub fn resolve_from_table(&self, table: Table) -> Result<Experiment> {
-        let experiment = parse_experiment(table).map_err(|e| self.locate(e))?;
-        validate(&experiment).map_err(|e| self.locate(e))?;
+        self.check_table(table, false)
+    }
+
+    /// Parses and checks the table of one sweep cell: errors point at the sweep's line.
+    pub fn resolve_cell_table(&self, table: Table) -> Result<Experiment> {
+        self.check_table(table, true)
+    }
+
+    fn check_table(&self, table: Table, swept: bool) -> Result<Experiment> {
+        let experiment = parse_experiment(table).map_err(|e| self.locate(e, swept))?;
+        validate(&experiment).map_err(|e| self.locate(e, swept))?;
         Ok(experiment)
     }
 
-    /// Prefixes an error with `file:line` of the key it names, when that key is found.
-    fn locate(&self, err: KeyError) -> anyhow::Error {
-        let line = err
-            .key
-            .as_deref()
-            .and_then(|k| find_key_line(&self.text, k));
-        match line {
-            Some(line) => anyhow::anyhow!("{}:{line}: {}", self.path.display(), err.message),
-            None => anyhow::anyhow!("{}: {}", self.path.display(), err.message),
+    /// Where the value of `key` came from: `file: --set k=v`, or `file:line` (see
+    /// [`ExperimentFile::locate`]), or the file alone.
+    pub fn locate_key(&self, key: &str, swept: bool) -> String {
+        let err = self.locate(KeyError::new(key, ""), swept).to_string();
+        err.trim_end_matches(": ").to_string()
+    }
+
+    /// Prefixes an error with where its key's value came from: `--set`, or `file:line`
+    /// of the key in the active profile's sweep or the base sweep (for a sweep cell), in
+    /// the active profile, or in the base tables; the file alone when not found.
+    fn locate(&self, err: KeyError, swept: bool) -> anyhow::Error {
+        let file = self.path.display();
+        let Some(key) = err.key.as_deref() else {
+            return anyhow::anyhow!("{file}: {}", err.message);
+        };
+        if let Some(set) = self.override_of(key) {
+            return anyhow::anyhow!("{file}: --set {set}: {}", err.message);
         }
+        let profile = self.active_profile.as_deref();
+        let mut candidates = Vec::new();
+        if swept {
+            candidates.extend(profile.map(|p| format!("profile.{p}.sweep.{key}")));
+            candidates.push(format!("sweep.{key}"));
+        }
+        candidates.extend(profile.map(|p| format!("profile.{p}.{key}")));
+        candidates.push(key.to_string());
+        match candidates.iter().find_map(|k| find_key_line(&self.text, k)) {
+            Some(line) => anyhow::anyhow!("{file}:{line}: {}", err.message),
+            None => anyhow::anyhow!("{file}: {}", err.message),
+        }
+    }
+
+    /// The `--set` assignment that set `key` or a table above or below it.
+    fn override_of(&self, key: &str) -> Option<&str> {
+        self.overrides.iter().map(String::as_str).rev().find(|set| {
+            let target = set.split_once('=').map_or(*set, |(k, _)| k).trim();
+            target == key
+                || key.starts_with(&format!("{target}."))
+                || target.starts_with(&format!("{key}."))
+        })
     }
 }
 
@@ -662,12 +712,18 @@ fn parse_experiment(mut table: Table) -> Result<Experiment, KeyError> {
         "check",
         "run",
     ];
-    for key in table.keys() {
+    for (key, value) in &table {
         if !TABLES.contains(&key.as_str()) {
+            let shown = find_path(value, &mut |_, v| !v.is_table())
+                .and_then(|path| {
+                    let full = format!("{key}.{path}");
+                    lookup(&table, &full).map(|v| format!("{full} = {v}: "))
+                })
+                .unwrap_or_default();
             return Err(KeyError::new(
                 key,
                 format!(
-                    "unknown table `{key}`; allowed: {}, profile",
+                    "{shown}unknown table `{key}`; allowed: {}, profile",
                     TABLES.join(", ")
                 ),
             ));
@@ -681,13 +737,11 @@ fn parse_experiment(mut table: Table) -> Result<Experiment, KeyError> {
             });
         }
     }
+    refuse_keys_of_plain_models(&table)?;
     // Parse each table alone first: its error then names the table (and the key).
     for (name, value) in &table {
         if let Err(message) = parse_table(name, value) {
-            let key = offending_key(&message)
-                .map(|k| format!("{name}.{k}"))
-                .or_else(|| culprit_key(name, value))
-                .unwrap_or_else(|| name.clone());
+            let key = error_key(name, value, &message);
             let shown = lookup(&table, &key)
                 .filter(|_| key.contains('.'))
                 .map_or_else(String::new, |v| format!("{key} = {v}: "));
@@ -702,23 +756,191 @@ fn parse_experiment(mut table: Table) -> Result<Experiment, KeyError> {
         })
 }
 
-/// The dotted key `a.b` of a table, if present.
-fn lookup<'a>(table: &'a Table, key: &str) -> Option<&'a Value> {
-    let (head, rest) = key.split_once('.')?;
-    table.get(head)?.as_table()?.get(rest)
+/// The model kinds without parameters: serde accepts (and drops) any key beside their
+/// `kind`, so they are refused here, in `[model]` and in `probe.reference`.
+fn refuse_keys_of_plain_models(table: &Table) -> Result<(), KeyError> {
+    const PLAIN: [&str; 3] = ["exact", "isotropic", "delta"];
+    let model_tables = [
+        ("model", table.get("model")),
+        (
+            "probe.reference",
+            table
+                .get("probe")
+                .and_then(Value::as_table)
+                .and_then(|p| p.get("reference")),
+        ),
+    ];
+    for (prefix, value) in model_tables {
+        let Some(t) = value.and_then(Value::as_table) else {
+            continue;
+        };
+        let Some(kind) = t.get("kind").and_then(Value::as_str) else {
+            continue;
+        };
+        if let Some(extra) = t
+            .keys()
+            .find(|k| k.as_str() != "kind")
+            .filter(|_| PLAIN.contains(&kind))
+        {
+            let key = format!("{prefix}.{extra}");
+            return Err(KeyError::new(
+                &key,
+                format!(
+                    "{key} = {}: {prefix}.kind = \"{kind}\" takes no other key",
+                    t[extra]
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
-/// For an error that names no key (e.g. a negative count: "invalid value: integer `-1`,
-/// expected usize"): the key of table `name` without which the table parses.
-fn culprit_key(name: &str, value: &Value) -> Option<String> {
-    let fields = value.as_table()?;
-    fields.keys().find_map(|k| {
-        let mut rest = fields.clone();
-        rest.remove(k);
-        parse_table(name, &Value::Table(rest))
-            .is_ok()
-            .then(|| format!("{name}.{k}"))
-    })
+/// Names that become directories (`experiment.name`) must be plain: letters, digits,
+/// `.`, `_` and `-`, not starting with `.`.
+fn validate_plain_name(key: &str, name: &str) -> Result<(), KeyError> {
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if plain {
+        return Ok(());
+    }
+    Err(KeyError::new(
+        key,
+        format!("{key} = {name:?} must be a plain name (letters, digits, '.', '_', '-'; not starting with '.'): it names a directory"),
+    ))
+}
+
+/// Training keys of every network in the experiment, checked before any training.
+fn validate_networks(e: &Experiment) -> Result<(), KeyError> {
+    let networks = [
+        ("model", Some(&e.model)),
+        ("probe.reference", e.probe.reference.as_ref()),
+    ];
+    for (prefix, model) in networks {
+        let Some(ModelSpec::Network(spec)) = model else {
+            continue;
+        };
+        spec.train.validate().map_err(|err| {
+            let key = match &err {
+                models::error::ModelError::Invalid { key, .. } => format!("{prefix}.{key}"),
+                _ => format!("{prefix}.train"),
+            };
+            KeyError::new(&key, format!("{prefix}.{err}"))
+        })?;
+        if !(spec.guidance.is_finite()) {
+            let key = format!("{prefix}.guidance");
+            return Err(KeyError::new(
+                &key,
+                format!("{key} = {} must be finite", spec.guidance),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The value at a dotted key `a.b.c` of a table, if present.
+fn lookup<'a>(table: &'a Table, key: &str) -> Option<&'a Value> {
+    let mut parts = key.split('.');
+    let mut value = table.get(parts.next()?)?;
+    for part in parts {
+        value = value.as_table()?.get(part)?;
+    }
+    Some(value)
+}
+
+/// The dotted key a serde error on table `name` is about: the key holding the unknown
+/// variant, the unknown field, the missing field, or else the deepest key without which
+/// the table parses (e.g. a negative count: "invalid value: integer `-1`, expected
+/// usize"); the table itself when none is found.
+fn error_key(name: &str, value: &Value, message: &str) -> String {
+    let quoted = quoted_word(message);
+    let found = match quoted {
+        Some(word) if message.contains("unknown variant") => {
+            find_path(value, &mut |_, v| value_names(v, word))
+        }
+        Some(word) if message.contains("unknown field") => find_path(value, &mut |k, _| k == word),
+        Some(word) if message.contains("missing field") => Some(word.to_string()),
+        _ => None,
+    };
+    let literal = |word: &str| find_path(value, &mut |_, v| !v.is_table() && v.to_string() == word);
+    found
+        .or_else(|| culprit_path(name, value))
+        .or_else(|| quoted.and_then(literal))
+        .map_or_else(|| name.to_string(), |path| format!("{name}.{path}"))
+}
+
+/// The first word between backticks in a serde message.
+fn quoted_word(message: &str) -> Option<&str> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(&message[start..start + len])
+}
+
+/// Whether `v` is the string `word` or an array holding it.
+fn value_names(v: &Value, word: &str) -> bool {
+    match v {
+        Value::String(s) => s == word,
+        Value::Array(items) => items.iter().any(|i| i.as_str() == Some(word)),
+        _ => false,
+    }
+}
+
+/// The dotted path (below `value`) of the first key, depth first, for which `hit` holds.
+fn find_path(value: &Value, hit: &mut dyn FnMut(&str, &Value) -> bool) -> Option<String> {
+    let table = value.as_table()?;
+    for (k, v) in table {
+        if hit(k, v) {
+            return Some(k.clone());
+        }
+        if let Some(below) = find_path(v, hit) {
+            return Some(format!("{k}.{below}"));
+        }
+    }
+    None
+}
+
+/// Every dotted key path of a table, tables included, deepest first.
+fn key_paths(value: &Value, prefix: &[String], out: &mut Vec<Vec<String>>) {
+    let Some(table) = value.as_table() else {
+        return;
+    };
+    for (k, v) in table {
+        let mut path = prefix.to_vec();
+        path.push(k.clone());
+        key_paths(v, &path, out);
+        out.push(path);
+    }
+}
+
+/// `value` without the key at `path`.
+fn without(value: &Value, path: &[String]) -> Value {
+    let mut value = value.clone();
+    let mut at = &mut value;
+    for (i, k) in path.iter().enumerate() {
+        let Some(t) = at.as_table_mut() else { break };
+        if i + 1 == path.len() {
+            t.remove(k);
+            break;
+        }
+        match t.get_mut(k) {
+            Some(next) => at = next,
+            None => break,
+        }
+    }
+    value
+}
+
+/// The deepest key of table `name` without which it parses.
+fn culprit_path(name: &str, value: &Value) -> Option<String> {
+    let mut paths = Vec::new();
+    key_paths(value, &[], &mut paths);
+    paths.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    paths
+        .into_iter()
+        .find(|p| parse_table(name, &without(value, p)).is_ok())
+        .map(|p| p.join("."))
 }
 
 /// Deserializes one top-level table into its type; the error message on failure.
@@ -863,17 +1085,6 @@ fn probe_swept(sweep: &Table) -> bool {
         .any(|t| t.contains_key("probe") || t.keys().any(|k| k.starts_with("probe.")))
 }
 
-/// The key a serde message is about (`unknown field `x`` / `missing field `x``).
-fn offending_key(message: &str) -> Option<String> {
-    let start = message.find('`')? + 1;
-    let len = message[start..].find('`')?;
-    let word = &message[start..start + len];
-    // A field name, not a quoted value such as "integer `-1`".
-    let is_name = word.starts_with(|c: char| c.is_ascii_alphabetic())
-        && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    is_name.then(|| word.to_string())
-}
-
 /// Finite differences perturb one point in 2d rows of a batch, but a class-conditional
 /// network's label depends on the row (guidance labels cycle over the rows): its
 /// Jacobians need `jacobian.method = "auto"` (autodiff, each point with its own label).
@@ -893,6 +1104,8 @@ fn validate_jacobian_method(e: &Experiment) -> Result<(), KeyError> {
 
 /// Range checks across tables, after every table parsed.
 fn validate(e: &Experiment) -> Result<(), KeyError> {
+    validate_plain_name("experiment.name", &e.experiment.name)?;
+    validate_networks(e)?;
     e.data.validate().map_err(|err| {
         KeyError::new(
             &format!("data.{}", data_key(&err.to_string())),
@@ -900,10 +1113,8 @@ fn validate(e: &Experiment) -> Result<(), KeyError> {
         )
     })?;
     e.schedule.validate().map_err(|err| {
-        KeyError::new(
-            &format!("schedule.{}", first_word(&err.to_string())),
-            err.to_string(),
-        )
+        let schedules::ScheduleError::Invalid { key, .. } = &err;
+        KeyError::new(&format!("schedule.{key}"), err.to_string())
     })?;
     e.sampler
         .validate(&e.schedule)
@@ -1005,15 +1216,6 @@ fn validate(e: &Experiment) -> Result<(), KeyError> {
     Ok(())
 }
 
-fn first_word(message: &str) -> String {
-    message
-        .trim_start_matches("schedule.")
-        .split([' ', '='])
-        .next()
-        .unwrap_or("")
-        .to_string()
-}
-
 fn data_key(message: &str) -> String {
     // Data errors read "kind.key = value …"; the key is the part after the kind.
     let head = message.split([' ', '=']).next().unwrap_or("");
@@ -1103,14 +1305,14 @@ mod tests {
             .to_string();
         assert_eq!(
             err,
-            "t.toml: sampler.skip = 18 must be < schedule.steps = 18"
+            "t.toml: --set sampler.skip=18: sampler.skip = 18 must be < schedule.steps = 18"
         );
         let err = file()
             .resolve(None, &["model.kind=magic".into()])
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("[model]: unknown variant `magic`, expected one of"),
+            err.contains("model.kind = \"magic\": unknown variant `magic`, expected one of"),
             "{err}"
         );
         let err = file()

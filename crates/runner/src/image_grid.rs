@@ -3,7 +3,7 @@
 //! and training images in gray levels.
 
 use crate::plot::{register_fonts, FONT};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -58,9 +58,23 @@ pub fn write_image_grid(
         columns as u32 * (tile_w + GAP) + GAP,
         rows as u32 * (tile_h + GAP) + GAP,
     );
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
+    crate::files::write_through_temp(path, |tmp| {
+        draw_tiles(tmp, size, tiles, (h, w), columns, scale)
+    })
+}
+
+/// Draws the grid into the PNG file `path`.
+fn draw_tiles(
+    path: &Path,
+    size: (u32, u32),
+    tiles: &[Tile],
+    (h, w): (usize, usize),
+    columns: usize,
+    scale: TileScale,
+) -> Result<()> {
+    let cell = cell_size(h, w);
+    let tile_w = w as u32 * cell;
+    let tile_h = h as u32 * cell + CAPTION;
     let root = BitMapBackend::new(path, size).into_drawing_area();
     let err = |e: plotters::drawing::DrawingAreaErrorKind<_>| anyhow::anyhow!("{e}");
     root.fill(&WHITE).map_err(err)?;

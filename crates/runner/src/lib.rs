@@ -2,17 +2,16 @@
 //! resume and caching, result tables, plots, manifests, regression checks and reports.
 //! The science lives in the crates below it; this crate parses, plans, calls and writes.
 
+pub mod build;
 pub mod check;
 pub mod commands;
 pub mod config;
-pub mod context;
-pub mod features;
+pub mod execute;
+pub mod files;
 pub mod image_grid;
-pub mod network;
 pub mod overrides;
 pub mod plan;
 pub mod plot;
-pub mod run;
 pub mod table;
 pub mod tasks;
 

@@ -30,6 +30,9 @@ enum Command {
     Schedule(commands::schedule::ScheduleArgs),
     /// Run an experiment (resuming finished cells) and write table, plots and manifest.
     Run(commands::experiment::RunArgs),
+    /// Check an experiment without running it (every check `run` makes before its first
+    /// cell) and print the plan: cells, networks to train, samples per cell. Exit 0 or 1.
+    Validate(commands::experiment::ExperimentArgs),
     /// Run (or reuse) an experiment and compare it with its committed baseline; exit 1 on drift.
     Check(commands::experiment::ExperimentArgs),
     /// Run (or reuse) an experiment and write its table as the baseline.
@@ -78,6 +81,7 @@ fn main() -> std::process::ExitCode {
     let outcome = match &cli.command {
         Command::Schedule(args) => commands::schedule::run(args).map(|()| true),
         Command::Run(args) => commands::experiment::run(args, results).map(|()| true),
+        Command::Validate(args) => commands::validate::validate(args, results),
         Command::Check(args) => commands::experiment::check(args, results),
         Command::Bless(args) => commands::experiment::bless(args, results).map(|()| true),
         Command::List { dir } => commands::experiment::list(dir).map(|()| true),

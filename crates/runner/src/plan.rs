@@ -239,7 +239,7 @@ impl Cell {
 pub fn plan_cells(file: &ExperimentFile, table: &Table) -> Result<Vec<Cell>> {
     let base: Experiment = file.resolve_from_table(table.clone())?;
     let (axes, combos) = sweep_cells(&base.sweep)?;
-    combos
+    let cells: Vec<Cell> = combos
         .into_iter()
         .enumerate()
         .map(|(index, choice)| {
@@ -254,7 +254,7 @@ pub fn plan_cells(file: &ExperimentFile, table: &Table) -> Result<Vec<Cell>> {
                 ));
                 set_path(&mut cell_table, &axis.path, value)?;
             }
-            let config = file.resolve_from_table(cell_table.clone())?;
+            let config = file.resolve_cell_table(cell_table.clone())?;
             let label = params
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))
@@ -270,7 +270,44 @@ pub fn plan_cells(file: &ExperimentFile, table: &Table) -> Result<Vec<Cell>> {
                 id,
             })
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    refuse_duplicate_cells(file, &axes, &cells)?;
+    Ok(cells)
+}
+
+/// Two cells with one configuration (a value listed twice in a sweep) would compute and
+/// write the same result twice: an error naming both and the sweep key that repeats a
+/// value.
+fn refuse_duplicate_cells(file: &ExperimentFile, axes: &[Axis], cells: &[Cell]) -> Result<()> {
+    let mut seen: std::collections::HashMap<&str, &Cell> = Default::default();
+    for cell in cells {
+        let Some(first) = seen.insert(&cell.id, cell) else {
+            continue;
+        };
+        let repeating = axes.iter().find(|a| {
+            a.values
+                .iter()
+                .enumerate()
+                .any(|(i, v)| a.values[..i].contains(v))
+        });
+        let key = repeating.map_or_else(|| "sweep".to_string(), |a| a.path.join("."));
+        let show = |c: &Cell| {
+            c.params
+                .iter()
+                .map(|(k, v)| format!("{k} = {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        bail!(
+            "{}: sweep.{key} repeats a value: cells {} ({}) and {} ({}) have the same configuration; remove the duplicate",
+            file.locate_key(&key, true),
+            first.index,
+            show(first),
+            cell.index,
+            show(cell)
+        );
+    }
+    Ok(())
 }
 
 /// A swept table may name itself in the result table with `label = "…"` (e.g. two

@@ -7,6 +7,7 @@
 //! Text is drawn with DejaVu Sans embedded in the binary (`assets/fonts/`), so rendering
 //! needs no system fonts.
 
+use crate::files::write_through_temp;
 use crate::table::{Table, Values};
 use anyhow::{anyhow, bail, Context, Result};
 use plotters::coord::combinators::BindKeyPoints;
@@ -122,9 +123,8 @@ impl ReferenceSeries {
 }
 
 impl PlotSpec {
-    /// Checks the spec against the table: the columns exist, x and y are numeric, log axes
-    /// see only positive values, and at least one (x, y) point is finite.
-    pub fn validate(&self, table: &Table) -> Result<()> {
+    /// A plain file stem, a y column and a usable `y_range`.
+    fn check_shape(&self) -> Result<()> {
         let plot = &self.name;
         if plot.is_empty() || plot == "." || plot == ".." || plot.contains(['/', '\\']) {
             bail!("plot name `{plot}` must be a plain file stem (no path separators)");
@@ -137,6 +137,39 @@ impl PlotSpec {
                 bail!("plot {plot}: y_range = [{low}, {high}] must be finite with low < high (and low > 0 with log_y)");
             }
         }
+        Ok(())
+    }
+
+    /// The checks that need no values, before the run: a plain file stem, a y column, a
+    /// usable `y_range`, and every named column (x, y, series, filter keys) among
+    /// `columns`, the columns the run's table will have.
+    pub fn check_before_run(&self, columns: &[String]) -> Result<()> {
+        let plot = &self.name;
+        self.check_shape()?;
+        let named = [("x", &self.x)]
+            .into_iter()
+            .chain(self.y.iter().map(|y| ("y", y)))
+            .chain(self.series.iter().map(|s| ("series", s)))
+            .chain(self.filter.keys().map(|f| ("filter", f)));
+        for (role, name) in named {
+            if !columns.contains(name) {
+                bail!(
+                    "plot {plot}: {role} column `{name}` is not in the table (columns: {})",
+                    columns.join(", ")
+                );
+            }
+        }
+        for reference in &self.reference {
+            reference.validate(plot, self.log_x, self.log_y)?;
+        }
+        Ok(())
+    }
+
+    /// Checks the spec against the table: the columns exist, x and y are numeric, log axes
+    /// see only positive values, and at least one (x, y) point is finite.
+    pub fn validate(&self, table: &Table) -> Result<()> {
+        let plot = &self.name;
+        self.check_shape()?;
         let x = numeric_column(table, plot, &self.x, "x")?;
         if self.log_x {
             check_positive(plot, "log_x", &self.x, &x)?;
@@ -585,14 +618,14 @@ pub fn render(table: &Table, spec: &PlotSpec, out_dir: &Path) -> Result<Vec<Path
         .with_context(|| format!("cannot create {}", out_dir.display()))?;
     let png = out_dir.join(format!("{}.png", spec.name));
     let svg = out_dir.join(format!("{}.svg", spec.name));
-    {
-        let root = BitMapBackend::new(&png, FIGURE_SIZE).into_drawing_area();
-        draw(&root, &figure).with_context(|| format!("cannot draw {}", png.display()))?;
-    }
-    {
-        let root = SVGBackend::new(&svg, FIGURE_SIZE).into_drawing_area();
-        draw(&root, &figure).with_context(|| format!("cannot draw {}", svg.display()))?;
-    }
+    write_through_temp(&png, |tmp| {
+        let root = BitMapBackend::new(tmp, FIGURE_SIZE).into_drawing_area();
+        draw(&root, &figure).with_context(|| format!("cannot draw {}", png.display()))
+    })?;
+    write_through_temp(&svg, |tmp| {
+        let root = SVGBackend::new(tmp, FIGURE_SIZE).into_drawing_area();
+        draw(&root, &figure).with_context(|| format!("cannot draw {}", svg.display()))
+    })?;
     Ok(vec![png, svg])
 }
 

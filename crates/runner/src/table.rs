@@ -114,7 +114,7 @@ impl Table {
     /// interrupted write never leaves a truncated table.
     pub fn write_parquet(&self, path: &Path) -> Result<()> {
         let mut frame = self.to_frame()?;
-        write_atomically(path, |file| {
+        crate::files::write_atomically(path, |file| {
             ParquetWriter::new(file).finish(&mut frame)?;
             Ok(())
         })
@@ -132,6 +132,14 @@ impl Table {
         for column in frame.columns() {
             let name = column.name().to_string();
             let series = column.as_materialized_series();
+            if series.null_count() > 0 {
+                anyhow::bail!(
+                    "{}: column `{name}` has {} null values (of {}); fill or drop them first",
+                    path.display(),
+                    series.null_count(),
+                    series.len()
+                );
+            }
             let values = match series.dtype() {
                 d if d.is_float() => Values::F64(
                     series
@@ -169,27 +177,6 @@ impl Table {
         }
         Ok(table)
     }
-}
-
-/// Writes a file through `write` into `path.tmp`, syncs it and renames it over `path`.
-pub fn write_atomically(
-    path: &Path,
-    write: impl FnOnce(&mut std::fs::File) -> Result<()>,
-) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
-    let mut file =
-        std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-    write(&mut file)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))?;
-    Ok(())
 }
 
 #[cfg(test)]

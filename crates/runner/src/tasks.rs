@@ -1,7 +1,7 @@
 //! What one cell computes, by `[experiment] task`.
 
+use crate::build::context::{cell_data, cell_denoiser, teleport_gaussian};
 use crate::config::{Experiment, MetricName, Task};
-use crate::context::{cell_data, cell_denoiser, teleport_gaussian};
 use crate::image_grid::{write_image_grid, Tile, TileScale};
 use crate::plan::Cell;
 use anyhow::{anyhow, bail, Result};
@@ -40,6 +40,49 @@ pub fn row_key_columns(task: Task) -> &'static [&'static str] {
     }
 }
 
+/// The columns a cell of `e` measures, known before it runs: (metric columns, detail-row
+/// columns), in the order the task writes them. `dlab run` checks `[check]` and
+/// `[[plot]]` against them before any work.
+pub fn output_columns(e: &Experiment) -> (Vec<String>, Vec<String>) {
+    let own = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    match e.experiment.task {
+        Task::SampleQuality => {
+            let mut metrics = Vec::new();
+            for name in &e.metrics.names {
+                match name {
+                    MetricName::NllBitsPerDim => metrics.extend(own(&likelihood::NLL_COLUMNS)),
+                    MetricName::FinalLoss | MetricName::Diverged => {
+                        metrics.push(name.column().to_string())
+                    }
+                    _ => {
+                        metrics.push(name.column().to_string());
+                        if e.metrics.sample_seeds > 1 {
+                            metrics.push(format!("{}_std", name.column()));
+                        }
+                    }
+                }
+            }
+            (metrics, vec![])
+        }
+        Task::ScoreAgreement => (own(&["sigma", "ev", "ev_std"]), vec![]),
+        Task::Jacobian => {
+            let mut metrics = own(&jacobian::SUMMARY_COLUMNS);
+            if e.probe.reference.is_some() {
+                metrics.push("mse_to_reference".into());
+                if e.jacobian.subspace_dim > 0 {
+                    metrics.extend(own(&["max_angle_deg", "max_angle_deg_std"]));
+                }
+            }
+            (metrics, own(&jacobian::SPECTRUM_COLUMNS))
+        }
+        Task::Memorization => {
+            let mut details = own(&["split", "memorized", "nn_cosine"]);
+            details.extend(e.metrics.names.iter().map(|m| m.column().to_string()));
+            (own(&["cosine", "cosine_std", "cosine_unpaired"]), details)
+        }
+    }
+}
+
 /// Runs the cell's task; costly artifacts are cached under `cache`.
 /// Files a task draws beside the table (e.g. eigenvector images) go to `artifacts`.
 pub fn run_cell(cell: &Cell, cache: &Path, artifacts: &Path) -> Result<Measured> {
@@ -48,48 +91,6 @@ pub fn run_cell(cell: &Cell, cache: &Path, artifacts: &Path) -> Result<Measured>
         Task::ScoreAgreement => score_agreement::score_agreement(&cell.config, cache),
         Task::Jacobian => jacobian::jacobian_task(cell, cache, artifacts),
         Task::Memorization => memorization::memorization_task(cell, cache, artifacts),
-    }
-}
-
-/// Builds, one after another, the models and classifiers that two or more of `cells`
-/// share (a network trained once, a GMM fitted once, the feature classifier), before the
-/// cells run in parallel and find them built. Built concurrently, each cell trained its own
-/// copy and the copies raced on the cache files. An error here is left for the cells to
-/// report (e.g. a diverged network, recorded per cell).
-pub fn prepare_shared(cells: &[&Cell], cache: &Path) {
-    type Build = fn(&Experiment, &crate::context::CellData, &Path) -> Result<()>;
-    let build_model: Build = |e, data, cache| cell_denoiser(e, data, cache).map(|_| ());
-    let build_features: Build =
-        |e, data, cache| crate::context::feature_net(e, data, cache).map(|_| ());
-    // (memo key, cells sharing it, the configuration to build it from, how), in cell order.
-    let mut shared: Vec<(String, usize, Experiment, Build)> = Vec::new();
-    let mut count =
-        |e: &Experiment, key: String, build| match shared.iter_mut().find(|s| s.0 == key) {
-            Some(entry) => entry.1 += 1,
-            None => shared.push((key, 1, e.clone(), build)),
-        };
-    for &cell in cells {
-        let e = &cell.config;
-        if e.experiment.task == Task::Memorization {
-            continue; // its models are trained on per-cell subsets
-        }
-        let key = crate::context::data_key(e);
-        count(e, crate::context::model_key(e, &key), build_model);
-        if let (Task::Jacobian, Some(reference)) = (e.experiment.task, &e.probe.reference) {
-            let mut re = e.clone();
-            re.model = reference.clone();
-            count(&re, crate::context::model_key(&re, &key), build_model);
-        }
-        let classifier = e.metrics.names.iter().any(|m| m.needs_classifier());
-        if e.experiment.task == Task::SampleQuality && classifier {
-            count(e, format!("features/{key}"), build_features);
-        }
-    }
-    for (key, _, e, build) in shared.into_iter().filter(|s| s.1 >= 2) {
-        let built = cell_data(&e).and_then(|data| build(&e, &data, cache));
-        if let Err(err) = built {
-            tracing::debug!("preparing {key}: {err:#} (left for the cells to report)");
-        }
     }
 }
 
@@ -103,7 +104,7 @@ fn sample_quality(cell: &Cell, cache: &Path, artifacts: &Path) -> Result<Measure
     let data = cell_data(e)?;
     let denoiser = match cell_denoiser(e, &data, cache) {
         Ok(d) => Some(d),
-        Err(err) if crate::network::is_divergence(&err) => {
+        Err(err) if crate::build::network::is_divergence(&err) => {
             tracing::warn!("{err:#}; the cell's metrics are recorded as NaN");
             None
         }
@@ -184,7 +185,7 @@ fn sample_quality(cell: &Cell, cache: &Path, artifacts: &Path) -> Result<Measure
 /// `images`, the first `metrics.sample_images` samples of seed 0 are drawn there.
 fn sample_metrics(
     e: &Experiment,
-    data: &crate::context::CellData,
+    data: &crate::build::context::CellData,
     denoiser: &dyn samplers::Denoiser,
     names: &[MetricName],
     noise_root: u64,
@@ -194,7 +195,7 @@ fn sample_metrics(
     let teleport = teleport_gaussian(e, data)?;
     let (ref_mean, ref_cov) = mean_and_covariance(&data.reference);
     let classifier = if names.iter().any(|m| m.needs_classifier()) {
-        Some(crate::context::feature_net(e, data, cache)?)
+        Some(crate::build::context::feature_net(e, data, cache)?)
     } else {
         None
     };

@@ -1,9 +1,12 @@
 //! End-to-end tests of the `dlab` binary: resume after SIGKILL, regression checks,
 //! strict experiment files, sharding and merging.
 
+mod common;
+
+use common::{dlab, run_dir, scratch, text};
 use runner::table::{Table, Values};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const EXPERIMENT: &str = r#"
@@ -36,38 +39,6 @@ frechet_to_data = { rel = 0.005 }
 [run]
 max_parallel = 1
 "#;
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dlab-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn dlab(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dlab"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("dlab runs")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn run_dir(results: &Path, name: &str) -> PathBuf {
-    let runs = results.join("runs").join(name);
-    std::fs::read_dir(&runs)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.is_dir())
-        .unwrap()
-}
 
 fn count_cells(results: &Path) -> usize {
     let Ok(runs) = std::fs::read_dir(results.join("runs/resume_test")) else {

@@ -5,7 +5,7 @@
 mod common;
 
 use common::numeric_column as column;
-use runner::run::{run_experiment, RunOptions};
+use runner::execute::{run_experiment, RunOptions};
 use runner::table::Table;
 
 fn run_text(name: &str, text: &str) -> anyhow::Result<Table> {

@@ -17,7 +17,7 @@ pub struct Batch {
 
 /// Error for a batch whose shape does not match its data.
 #[derive(Debug, thiserror::Error)]
-#[error("batch shape {n}x{d} needs {} values, got {len}", n * d)]
+#[error("batch shape {n}x{d} needs {} values, got {len}", (*n as u128) * (*d as u128))]
 pub struct ShapeError {
     pub n: usize,
     pub d: usize,
@@ -36,7 +36,7 @@ impl Batch {
 
     /// Wraps row-major data; fails when `data.len() != n * d`.
     pub fn from_vec(n: usize, d: usize, data: Vec<f64>) -> Result<Self, ShapeError> {
-        if data.len() != n * d {
+        if n.checked_mul(d) != Some(data.len()) {
             return Err(ShapeError {
                 n,
                 d,

@@ -92,10 +92,17 @@ pub(crate) fn check_at_most(key_low: &str, low: f64, key_high: &str, high: f64) 
     Ok(())
 }
 
-/// `value >= 1` for counts.
+/// The largest step or timestep count accepted: a grid of it takes 80 MB per f64 array.
+pub const MAX_COUNT: usize = 10_000_000;
+
+/// `1 <= value <= MAX_COUNT` for counts.
 pub(crate) fn check_count(key: &str, value: usize) -> Result<()> {
-    if value == 0 {
-        return Err(ScheduleError::invalid(key, value, "must be >= 1"));
+    if value == 0 || value > MAX_COUNT {
+        return Err(ScheduleError::invalid(
+            key,
+            value,
+            format!("must be between 1 and {MAX_COUNT}"),
+        ));
     }
     Ok(())
 }

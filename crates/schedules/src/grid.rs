@@ -160,7 +160,7 @@ mod tests {
         let e = karras_sigmas(0.002, 80.0, 0.0, 18).unwrap_err().to_string();
         assert_eq!(e, "schedule.rho = 0 must be a finite number > 0");
         let e = karras_sigmas(0.002, 80.0, 7.0, 0).unwrap_err().to_string();
-        assert_eq!(e, "schedule.steps = 0 must be >= 1");
+        assert_eq!(e, "schedule.steps = 0 must be between 1 and 10000000");
     }
 
     #[test]

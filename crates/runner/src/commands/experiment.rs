@@ -2,8 +2,8 @@
 
 use crate::check::{baseline_path, compare};
 use crate::config::ExperimentFile;
+use crate::execute::{assemble_table, load_records, run_experiment, RunOptions, RunOutcome};
 use crate::plan::{plan_cells, Shard};
-use crate::run::{assemble_table, load_records, run_experiment, RunOptions, RunOutcome};
 use crate::table::{Table, Values};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -40,11 +40,11 @@ pub struct RunArgs {
     pub shard: Option<Shard>,
 }
 
-fn options(args: &ExperimentArgs, results: &Path, shard: Option<Shard>) -> Result<RunOptions> {
+pub fn options(args: &ExperimentArgs, results: &Path, shard: Option<Shard>) -> Result<RunOptions> {
     let mut overrides = args.set.clone();
     if let Some(device) = &args.device {
         check_device(device)?;
-        let file = ExperimentFile::read(&args.file)?;
+        let mut file = ExperimentFile::read(&args.file)?;
         let table = file.resolve_table(args.profile.as_deref(), &args.set)?;
         overrides.extend(device_overrides(&table, device)?);
     }
@@ -244,7 +244,7 @@ pub fn check(args: &ExperimentArgs, results: &Path) -> Result<bool> {
         );
     }
     let baseline = Table::read_parquet(&path)?;
-    let keys = crate::run::row_key_columns(&outcome.experiment)?;
+    let keys = crate::execute::row_key_columns(&outcome.experiment)?;
     if outcome.experiment.check.is_empty() {
         bail!(
             "{}: [check] names no columns to compare",
@@ -300,28 +300,30 @@ pub fn list(dir: &Path) -> Result<()> {
         .collect();
     files.sort();
     for path in files {
-        let file = match ExperimentFile::read(&path) {
+        let mut file = match ExperimentFile::read(&path) {
             Ok(f) => f,
             Err(e) => {
                 println!("{}: error: {e:#}", path.display());
                 continue;
             }
         };
-        let count = |profile: Option<&str>| -> String {
-            file.resolve_table(profile, &[])
-                .and_then(|t| plan_cells(&file, &t))
-                .map(|c| format!("{} cells", c.len()))
-                .unwrap_or_else(|e| format!("cannot plan: {e:#}"))
-        };
         let description = file
             .base
             .get("experiment")
             .and_then(|e| e.get("description"))
             .and_then(|d| d.as_str())
-            .unwrap_or("");
+            .unwrap_or("")
+            .to_string();
+        let profiles: Vec<String> = file.profiles.keys().cloned().collect();
+        let mut count = |profile: Option<&str>| -> String {
+            file.resolve_table(profile, &[])
+                .and_then(|t| plan_cells(&file, &t))
+                .map(|c| format!("{} cells", c.len()))
+                .unwrap_or_else(|e| format!("cannot plan: {e:#}"))
+        };
         println!("{}  ({})", path.display(), description);
         println!("    default: {}", count(None));
-        for name in file.profiles.keys() {
+        for name in &profiles {
             println!("    {name}: {}", count(Some(name)));
         }
     }
@@ -473,7 +475,7 @@ pub fn merge(dirs: &[PathBuf]) -> Result<()> {
     let ordered: Vec<_> = cells.iter().map(|c| records[&c.id].clone()).collect();
     for record in &ordered {
         let text = toml::to_string(record)?;
-        crate::table::write_atomically(
+        crate::files::write_atomically(
             &merged.join("cells").join(format!("{}.toml", record.id)),
             |f| Ok(std::io::Write::write_all(f, text.as_bytes())?),
         )?;
@@ -497,7 +499,7 @@ pub fn merge(dirs: &[PathBuf]) -> Result<()> {
         run.insert("cells".into(), (cells.len() as i64).into());
     }
     let text = toml::to_string_pretty(&m)?;
-    crate::table::write_atomically(&merged.join("manifest.toml"), |f| {
+    crate::files::write_atomically(&merged.join("manifest.toml"), |f| {
         Ok(std::io::Write::write_all(f, text.as_bytes())?)
     })?;
     println!(

@@ -7,16 +7,29 @@ use anyhow::{bail, Context, Result};
 use samplers::Batch;
 use std::path::Path;
 
-/// Reads a feature file as a batch (rows = samples, columns = features).
+/// Reads a feature file as a batch (rows = samples, columns = features): at least two
+/// samples of at least one feature, all finite.
 pub fn read_features(path: &Path) -> Result<Batch> {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("npy") => read_npy(path),
-        Some("parquet") => read_parquet(path),
+    let batch = match path.extension().and_then(|e| e.to_str()) {
+        Some("npy") => read_npy(path)?,
+        Some("parquet") => read_parquet(path)?,
         _ => bail!(
             "{}: expected a .npy array or a .parquet table of features",
             path.display()
         ),
+    };
+    if batch.n() < 2 || batch.dim() == 0 {
+        bail!(
+            "{}: {} samples × {} features; a Fréchet distance needs at least 2 samples of at least 1 feature",
+            path.display(),
+            batch.n(),
+            batch.dim()
+        );
     }
+    if !batch.is_finite() {
+        bail!("{}: holds NaN or infinite values", path.display());
+    }
+    Ok(batch)
 }
 
 fn read_npy(path: &Path) -> Result<Batch> {
@@ -45,13 +58,19 @@ fn read_npy(path: &Path) -> Result<Batch> {
             path.display()
         ),
     };
-    Ok(Batch::from_vec(n as usize, d as usize, values)?)
+    let (n, d) = (usize::try_from(n)?, usize::try_from(d)?);
+    Batch::from_vec(n, d, values).with_context(|| {
+        format!(
+            "{}: the header's shape {shape:?} does not match its data",
+            path.display()
+        )
+    })
 }
 
 fn read_parquet(path: &Path) -> Result<Batch> {
     let table = Table::read_parquet(path)?;
     let (n, d) = (table.height(), table.columns.len());
-    let mut data = vec![0.0; n * d];
+    let mut data = vec![0.0; n.saturating_mul(d)];
     for (j, (name, values)) in table.columns.iter().enumerate() {
         let column: Vec<f64> = match values {
             Values::F64(v) => v.clone(),

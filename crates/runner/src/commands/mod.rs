@@ -5,3 +5,4 @@ pub mod experiment;
 pub mod features;
 pub mod report;
 pub mod schedule;
+pub mod validate;

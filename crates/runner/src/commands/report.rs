@@ -43,7 +43,7 @@ pub fn report(experiments: &Path, results: &Path) -> Result<()> {
         md.push_str(&section(&file, &run, results)?);
     }
     let out = results.join("REPORT.md");
-    crate::table::write_atomically(&out, |f| Ok(std::io::Write::write_all(f, md.as_bytes())?))?;
+    crate::files::write_atomically(&out, |f| Ok(std::io::Write::write_all(f, md.as_bytes())?))?;
     println!("wrote {}", out.display());
     Ok(())
 }
@@ -107,7 +107,7 @@ fn check_status(
     let Ok(experiment) = file.resolve_from_table(config.clone()) else {
         return "Check: the run's config no longer parses.\n\n".into();
     };
-    let keys = crate::run::row_key_columns(&experiment).unwrap_or_default();
+    let keys = crate::execute::row_key_columns(&experiment).unwrap_or_default();
     match Table::read_parquet(&baseline) {
         Ok(base) => {
             let mismatches = compare(&base, table, &keys, &experiment.check);

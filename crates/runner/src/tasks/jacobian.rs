@@ -6,8 +6,8 @@
 //! denoisers and the principal angles between their top eigen-subspaces.
 
 use super::Measured;
+use crate::build::context::{cell_data, cell_denoiser};
 use crate::config::{Experiment, ProbeSplit};
-use crate::context::{cell_data, cell_denoiser};
 use crate::image_grid::{write_image_grid, Tile, TileScale};
 use crate::plan::Cell;
 use anyhow::{bail, Context, Result};
@@ -213,7 +213,10 @@ fn jacobians(
 }
 
 /// The first `probe.points` points of `probe.split`.
-pub(super) fn probe_points(e: &Experiment, data: &crate::context::CellData) -> Result<Batch> {
+pub(super) fn probe_points(
+    e: &Experiment,
+    data: &crate::build::context::CellData,
+) -> Result<Batch> {
     let points = match e.probe.split {
         ProbeSplit::Train => &data.train.images,
         ProbeSplit::Test => match &data.test {
@@ -247,18 +250,23 @@ fn summary(
     let (rank, rank_std) = super::mean_std(&ranks);
     let (sure_mean, sure_se) = mean_se(&sure);
     let (mse_mean, mse_se) = mean_se(&mse);
-    let mut out = vec![
-        ("sigma".to_string(), sigma),
-        ("eff_dim".into(), eff_dim),
-        ("eff_dim_std".into(), eff_dim_std),
-        ("asymmetry".into(), super::mean_std(&asym).0),
-        ("rank".into(), rank),
-        ("rank_std".into(), rank_std),
-        ("sure".into(), sure_mean),
-        ("sure_se".into(), sure_se),
-        ("mse".into(), mse_mean),
-        ("mse_se".into(), mse_se),
+    let values = [
+        sigma,
+        eff_dim,
+        eff_dim_std,
+        super::mean_std(&asym).0,
+        rank,
+        rank_std,
+        sure_mean,
+        sure_se,
+        mse_mean,
+        mse_se,
     ];
+    let mut out: Vec<(String, f64)> = SUMMARY_COLUMNS
+        .iter()
+        .map(|c| c.to_string())
+        .zip(values)
+        .collect();
     if !to_reference.is_empty() {
         out.push(("mse_to_reference".into(), super::mean_std(to_reference).0));
     }
@@ -269,6 +277,24 @@ fn summary(
     }
     out
 }
+
+/// The summary columns every jacobian cell writes (then `mse_to_reference` with a
+/// `probe.reference`, and `max_angle_deg(_std)` when `subspace_dim > 0` too).
+pub const SUMMARY_COLUMNS: [&str; 10] = [
+    "sigma",
+    "eff_dim",
+    "eff_dim_std",
+    "asymmetry",
+    "rank",
+    "rank_std",
+    "sure",
+    "sure_se",
+    "mse",
+    "mse_se",
+];
+
+/// The detail-row columns: one row per k.
+pub const SPECTRUM_COLUMNS: [&str; 4] = ["k", "eigenvalue", "eigenvalue_std", "singular_value"];
 
 /// Detail rows: k, mean ± sd over probes of the k-th largest symmetric eigenvalue and the
 /// k-th singular value.
@@ -284,12 +310,12 @@ fn spectrum_rows(results: &[ProbeResult], d: usize) -> Vec<Vec<(String, f64)>> {
                 .map(|r| r.spectrum.singular_values[k])
                 .collect();
             let (eig_mean, eig_std) = super::mean_std(&eig);
-            vec![
-                ("k".to_string(), (k + 1) as f64),
-                ("eigenvalue".into(), eig_mean),
-                ("eigenvalue_std".into(), eig_std),
-                ("singular_value".into(), super::mean_std(&sv).0),
-            ]
+            let values = [(k + 1) as f64, eig_mean, eig_std, super::mean_std(&sv).0];
+            SPECTRUM_COLUMNS
+                .iter()
+                .map(|c| c.to_string())
+                .zip(values)
+                .collect()
         })
         .collect()
 }

@@ -3,9 +3,9 @@
 //! Abbeel 2020, eq. 5 and Table 1) and how a network's training ended (`final_loss`,
 //! `diverged`).
 
+use crate::build::context::{data_key, CellData};
+use crate::build::network::{training_summary, TrainingSummary};
 use crate::config::{Experiment, MetricName, ModelSpec};
-use crate::context::{data_key, CellData};
-use crate::network::{training_summary, TrainingSummary};
 use anyhow::{anyhow, bail, Result};
 use metrics::likelihood::{ddpm_vlb, VlbConfig};
 use samplers::rng::{derive_seed, seeded};

@@ -6,9 +6,9 @@
 //! and produce (nearly) the same image from the same noise.
 
 use super::{mean_std, sample_metric, Measured};
+use crate::build::context::{cell_data, data_key, denoiser_on, feature_net, CellData};
+use crate::build::features::FeatureNet;
 use crate::config::{Experiment, MetricName};
-use crate::context::{cell_data, data_key, denoiser_on, feature_net, CellData};
-use crate::features::FeatureNet;
 use crate::image_grid::{write_image_grid, Tile, TileScale};
 use crate::plan::Cell;
 use analytic::DeltaMixture;

@@ -3,8 +3,8 @@
 //! tables ("The Hidden Linear Structure in Score-Based Models", seed 002).
 
 use super::Measured;
+use crate::build::context::{cell_data, cell_denoiser};
 use crate::config::Experiment;
-use crate::context::{cell_data, cell_denoiser};
 use anyhow::{anyhow, Context, Result};
 use metrics::score_agreement::score_explained_variances;
 use samplers::rng::{derive_seed, seeded};

@@ -3,8 +3,10 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
-use runner::run::{run_experiment, RunOptions, RunOutcome};
+use runner::execute::{run_experiment, RunOptions, RunOutcome};
 use runner::table::{Table, Values};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 /// Writes `text` to `<tmp>/dlab-<prefix>-<name>-<pid>/<name>.toml` (the directory emptied
 /// first) and runs it with results under that directory.
@@ -28,4 +30,44 @@ pub fn numeric_column(table: &Table, name: &str) -> Vec<f64> {
         Values::I64(v) => v.iter().map(|&x| x as f64).collect(),
         other => panic!("{name} is not numeric: {other:?}"),
     }
+}
+
+/// An empty scratch directory `<tmp>/dlab-<name>-<pid>`.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dlab-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The `dlab` binary with `args`, run in `dir`.
+pub fn dlab_command(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dlab"));
+    command.current_dir(dir).args(args);
+    command
+}
+
+/// Runs `dlab args` in `dir` to completion.
+pub fn dlab(dir: &Path, args: &[&str]) -> Output {
+    dlab_command(dir, args).output().expect("dlab runs")
+}
+
+/// A command's stdout and stderr together.
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The only run directory of experiment `name` under `results`.
+pub fn run_dir(results: &Path, name: &str) -> PathBuf {
+    let runs: Vec<PathBuf> = std::fs::read_dir(results.join("runs").join(name))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs[0].clone()
 }

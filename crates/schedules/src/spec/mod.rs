@@ -420,6 +420,7 @@ fn check_sigma_range(sigma_min: f64, sigma_max: f64) -> Result<()> {
     check_finite("sigma_min", sigma_min)?;
     check_finite("sigma_max", sigma_max)?;
     check_positive("sigma_min", sigma_min)?;
+    check_positive("sigma_max", sigma_max)?;
     check_less("sigma_min", sigma_min, "sigma_max", sigma_max)
 }
 

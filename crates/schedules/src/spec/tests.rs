@@ -97,7 +97,7 @@ fn validate_names_key_and_value() {
     };
     assert_eq!(
         spec.validate().unwrap_err().to_string(),
-        "schedule.steps = 0 must be >= 1"
+        "schedule.steps = 0 must be between 1 and 10000000"
     );
     let spec = parse("kind = \"ddpm\"\nsteps = 2000").unwrap();
     assert_eq!(

@@ -1,8 +1,11 @@
 //! What a cell needs before it can sample: its data (train split, reference set), its
 //! denoiser and its teleport Gaussian. Costly pieces are shared between the cells of a
-//! run (in memory) and between runs and experiments (`results/cache/<hash>/`), keyed by
-//! the configuration that produced them.
+//! run (in memory, [`memo`]) and between runs, experiments and processes (cache entries
+//! `results/cache/<kind>-<hash>/`, [`CacheEntry`]), keyed by the configuration that
+//! produced them.
 
+use crate::build::cache::CacheEntry;
+use crate::build::memo::memo;
 use crate::config::{Experiment, ModelSpec, Reference, TeleportGaussian};
 use crate::plan::content_hash;
 use analytic::{DeltaMixture, Gaussian, GaussianMixture};
@@ -11,10 +14,8 @@ use data::synthetic::Synthetic;
 use data::Dataset;
 use samplers::rng::{derive_seed, seeded};
 use samplers::{Batch, Denoiser};
-use std::any::Any;
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 /// The data of a cell.
 pub struct CellData {
@@ -23,29 +24,6 @@ pub struct CellData {
     pub synthetic: Option<Arc<dyn Synthetic>>,
     /// What samples are compared with (`[metrics] reference`).
     pub reference: Batch,
-}
-
-type Shared = Arc<dyn Any + Send + Sync>;
-
-/// Computes `make` once per key in this process and keeps the value. Parallel callers that
-/// find the key not yet computed each compute it (a caller cannot block inside rayon
-/// without risking a deadlock), so what several cells share is built beforehand, one item
-/// after another (`tasks::prepare_shared`).
-fn memo<T: Send + Sync + 'static>(key: String, make: impl FnOnce() -> Result<T>) -> Result<Arc<T>> {
-    static SLOTS: OnceLock<Mutex<HashMap<String, Arc<OnceLock<Shared>>>>> = OnceLock::new();
-    let slot = SLOTS
-        .get_or_init(Default::default)
-        .lock()
-        .expect("memo lock")
-        .entry(key)
-        .or_default()
-        .clone();
-    if let Some(v) = slot.get() {
-        return Ok(v.clone().downcast::<T>().expect("memo type"));
-    }
-    let value: Shared = Arc::new(make()?);
-    let stored = slot.get_or_init(|| value);
-    Ok(stored.clone().downcast::<T>().expect("memo type"))
 }
 
 /// The identity of a cell's data (data, split, seed, reference) in the caches.
@@ -139,7 +117,7 @@ pub fn denoiser_on(
             ModelSpec::Isotropic => Arc::new(isotropic_fit(train)?),
             ModelSpec::Delta => Arc::new(DeltaMixture::new(train.clone())?),
             ModelSpec::GmmFit { components, iters, reg } => Arc::new(cached_gmm(e, data_key, train, *components, *iters, *reg, cache)?),
-            ModelSpec::Network(spec) => Arc::new(crate::network::trained_denoiser(e, spec, data, data_key, cache)?),
+            ModelSpec::Network(spec) => Arc::new(crate::build::network::trained_denoiser(e, spec, data, data_key, cache)?),
         })
     })?;
     Ok(model.as_ref().clone())
@@ -168,7 +146,7 @@ pub fn teleport_gaussian(e: &Experiment, data: &CellData) -> Result<Option<Arc<G
     }
 }
 
-/// EM fit of a Gaussian mixture, cached on disk under `<cache>/gmm-<hash>/gmm.toml`.
+/// EM fit of a Gaussian mixture, cached as the entry `<cache>/gmm-<hash>/gmm.toml`.
 fn cached_gmm(
     e: &Experiment,
     data_key: &str,
@@ -178,28 +156,23 @@ fn cached_gmm(
     reg: f64,
     cache: &Path,
 ) -> Result<GaussianMixture> {
-    let dir = cache.join(format!(
+    let name = format!(
         "gmm-{}",
         content_hash(&toml::from_str(&format!(
             "key = \"{data_key}\"\nk = {components}\niters = {iters}\nreg = {reg}"
         ))?)
-    ));
-    let path = dir.join("gmm.toml");
-    if path.exists() {
-        if let Ok(gmm) = read_gmm(&path) {
-            tracing::info!("reusing fitted GMM from {}", path.display());
-            return Ok(gmm);
-        }
-    }
-    let gmm = GaussianMixture::fit_em(
-        train,
-        components,
-        iters,
-        reg,
-        &mut seeded(derive_seed(e.experiment.seed, "gmm-fit")),
-    )?;
-    write_gmm(&gmm, &path)?;
-    Ok(gmm)
+    );
+    let dir = CacheEntry::new(cache, name).get_or_build("the GMM fit", |partial| {
+        let gmm = GaussianMixture::fit_em(
+            train,
+            components,
+            iters,
+            reg,
+            &mut seeded(derive_seed(e.experiment.seed, "gmm-fit")),
+        )?;
+        write_gmm(&gmm, &partial.join("gmm.toml"))
+    })?;
+    read_gmm(&dir.join("gmm.toml"))
 }
 
 fn write_gmm(gmm: &GaussianMixture, path: &Path) -> Result<()> {
@@ -210,7 +183,7 @@ fn write_gmm(gmm: &GaussianMixture, path: &Path) -> Result<()> {
     t.insert("means".into(), toml::Value::try_from(means)?);
     t.insert("covariances".into(), toml::Value::try_from(covariances)?);
     let text = toml::to_string(&t)?;
-    crate::table::write_atomically(path, |f| Ok(std::io::Write::write_all(f, text.as_bytes())?))
+    crate::files::write_bytes_atomically(path, text.as_bytes())
 }
 
 fn read_gmm(path: &Path) -> Result<GaussianMixture> {
@@ -220,7 +193,8 @@ fn read_gmm(path: &Path) -> Result<GaussianMixture> {
         means: Vec<Vec<f64>>,
         covariances: Vec<Vec<f64>>,
     }
-    let text = std::fs::read_to_string(path)?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let s: Stored =
         toml::from_str(&text).with_context(|| format!("{} is not a stored GMM", path.display()))?;
     Ok(GaussianMixture::new(s.weights, s.means, s.covariances)?)
@@ -231,10 +205,10 @@ pub fn feature_net(
     e: &Experiment,
     data: &CellData,
     cache: &Path,
-) -> Result<Arc<crate::features::FeatureNet>> {
+) -> Result<Arc<crate::build::features::FeatureNet>> {
     let key = data_key(e);
     memo(format!("features/{key}"), || {
-        crate::features::digits_classifier(
+        crate::build::features::digits_classifier(
             data,
             &key,
             derive_seed(e.experiment.seed, "classifier"),

@@ -1,15 +1,16 @@
-//! `[model] kind = "network"`: a burn network trained on the training split, cached under
-//! `results/cache/net-<hash>/` with its checkpoints (an interrupted training resumes
-//! there), its loss curve (`loss_curve.parquet`) and the configuration that made it.
-//! A training that diverges (non-finite loss) leaves `diverged.toml` there instead, so a
-//! rerun reports the divergence without training again.
+//! `[model] kind = "network"`: a burn network trained on the training split, cached as the
+//! entry `results/cache/net-<hash>/` (see [`crate::build::cache`]): `model.bpk`, `ema.bpk`
+//! and the loss curve (`loss_curve.parquet`). Training checkpoints into the entry's partial
+//! directory, so an interrupted training resumes there. A training that diverges
+//! (non-finite loss) completes the entry with `diverged.toml` instead, so a rerun reports
+//! the divergence without training again.
 
+use crate::build::cache::CacheEntry;
+use crate::build::context::CellData;
 use crate::config::{Experiment, NetworkSpec};
-use crate::context::CellData;
 use crate::plan::content_hash;
 use crate::table::{Table, Values};
 use anyhow::{anyhow, Context, Result};
-use burn::module::Module;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use models::denoiser::{Guidance, NetworkDenoiser};
 use models::error::ModelError;
@@ -17,16 +18,16 @@ use models::net::Net;
 use models::train::{fit, Checkpoints, Progress};
 use samplers::rng::{derive_seed, seeded};
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
-/// The cache directory of a network: keyed by everything that determines its weights.
-pub fn network_dir(
+/// The cache entry of a network: keyed by everything that determines its weights.
+pub fn network_entry(
     e: &Experiment,
     spec: &NetworkSpec,
     data_key: &str,
     cache: &Path,
-) -> Result<PathBuf> {
+) -> Result<CacheEntry> {
     let mut key = toml::Table::new();
     key.insert("data".into(), data_key.into());
     key.insert("net".into(), toml::Value::try_from(&spec.net)?);
@@ -45,11 +46,23 @@ pub fn network_dir(
         key.insert("schedule".into(), toml::Value::try_from(&e.schedule)?);
     }
     key.insert("device".into(), spec.device.clone().into());
-    Ok(cache.join(format!("net-{}", content_hash(&key))))
+    Ok(CacheEntry::new(cache, format!("net-{}", content_hash(&key))).resumable())
 }
 
-/// Trains the network of `spec` on the training split (or resumes / reuses a cached one)
-/// and wraps its EMA (or raw) weights as a denoiser.
+/// What training a network needs besides its spec.
+struct TrainingJob<'a> {
+    e: &'a Experiment,
+    spec: &'a NetworkSpec,
+    data: &'a CellData,
+    num_classes: Option<usize>,
+    objective: &'a models::objectives::Objective,
+    schedule: Option<&'a schedules::ddpm::DdpmSchedule>,
+    init_seed: u64,
+}
+
+/// Trains the network of `spec` on the training split into its cache entry (or reuses
+/// the entry; an interrupted training resumes from its checkpoints) and wraps its EMA
+/// (or raw) weights as a denoiser.
 pub fn trained_denoiser(
     e: &Experiment,
     spec: &NetworkSpec,
@@ -57,7 +70,7 @@ pub fn trained_denoiser(
     data_key: &str,
     cache: &Path,
 ) -> Result<NetworkDenoiser> {
-    let dir = network_dir(e, spec, data_key, cache)?;
+    let entry = network_entry(e, spec, data_key, cache)?;
     let device = models::device::select(&spec.device)?;
     let train = &data.train;
     let num_classes = spec
@@ -75,15 +88,6 @@ pub fn trained_denoiser(
             e.data.kind()
         ));
     }
-    let init_seed = derive_seed(e.experiment.seed, &seed_label("network/init", spec.seed));
-    if let Some(diverged) = read_divergence(&dir) {
-        return Err(anyhow!(diverged)).with_context(|| {
-            format!(
-                "training the network in {} (diverged before; delete the directory to retry)",
-                dir.display()
-            )
-        });
-    }
     let objective = spec
         .objective
         .resolve_levels(train.levels)
@@ -98,72 +102,27 @@ pub fn trained_denoiser(
     } else {
         None
     };
-    let build = |dev: &burn::tensor::Device| {
-        spec.net
-            .build(train.shape, num_classes, &mut seeded(init_seed), dev)
+    let job = TrainingJob {
+        e,
+        spec,
+        data,
+        num_classes,
+        objective: &objective,
+        schedule: schedule.as_ref(),
+        init_seed: derive_seed(e.experiment.seed, &seed_label("network/init", spec.seed)),
     };
-    let final_path = dir.join(if spec.use_ema { "ema.bpk" } else { "model.bpk" });
-    let done = std::fs::read_to_string(dir.join("state.toml"))
-        .ok()
-        .and_then(|s| s.parse::<toml::Table>().ok())
-        .and_then(|t| t.get("step")?.as_integer())
-        .is_some_and(|s| s as usize >= spec.train.steps);
-    let net: Net = if done {
-        tracing::info!("reusing trained network {}", dir.display());
-        models::checkpoint::load(build(&device)?, &final_path)?
-    } else {
-        let train_device = device.clone().autodiff();
-        let labels: Option<Vec<u32>> = if spec.conditional {
-            train
-                .labels
-                .as_ref()
-                .map(|l| l.iter().map(|&v| u32::from(v)).collect())
-        } else {
-            None
-        };
-        let param = spec.parameterization;
-        let loss = |net: &Net,
-                    x0: &samplers::Batch,
-                    l: Option<&[u32]>,
-                    rng: &mut samplers::rng::HostRng| {
-            objective.loss(net, &param, x0, l, schedule.as_ref(), rng, &train_device)
-        };
-        let bar = progress_bar(spec.train.steps as u64, &dir);
-        let started = Instant::now();
-        let trained = fit(
-            build(&train_device)?,
-            &train.images,
-            labels.as_deref(),
-            num_classes.map(|k| k as u32),
-            &spec.train,
-            &loss,
-            derive_seed(e.experiment.seed, &seed_label("network/train", spec.seed)),
-            Some(Checkpoints { dir: &dir }),
-            &mut |p: Progress| {
-                bar.set_position(p.step as u64);
-                bar.set_message(format!("loss {:.4}", p.loss));
-            },
-        );
-        bar.finish_and_clear();
-        if let Err(err @ ModelError::Diverged { .. }) = &trained {
-            write_divergence(&dir, err)?;
-        }
-        let trained =
-            trained.with_context(|| format!("training the network in {}", dir.display()))?;
-        write_curve(&dir, &trained.curve)?;
-        tracing::info!(
-            "trained {} steps in {:.1}s into {}",
-            spec.train.steps,
-            started.elapsed().as_secs_f64(),
-            dir.display()
-        );
-        let chosen = if spec.use_ema {
-            trained.ema
-        } else {
-            trained.net
-        };
-        chosen.valid()
-    };
+    let dir = entry.get_or_build("the network", |partial| train_into(&job, partial))?;
+    if let Some(diverged) = read_divergence(&dir) {
+        return Err(anyhow!(diverged)).with_context(|| {
+            format!(
+                "training the network in {} (diverged; delete the directory to retry)",
+                dir.display()
+            )
+        });
+    }
+    let weights = dir.join(if spec.use_ema { "ema.bpk" } else { "model.bpk" });
+    let net = models::checkpoint::load(job.build_net(&device)?, &weights)?;
+    tracing::info!("network {}", dir.display());
     let mut denoiser = NetworkDenoiser::new(net, spec.parameterization, train.images.dim(), device);
     if let (true, Some(schedule)) = (spec.objective.predicts_mean(), &schedule) {
         denoiser = denoiser.with_mean_prediction(schedule);
@@ -177,6 +136,73 @@ pub fn trained_denoiser(
         });
     }
     Ok(denoiser)
+}
+
+impl TrainingJob<'_> {
+    fn build_net(&self, device: &burn::tensor::Device) -> Result<Net> {
+        Ok(self.spec.net.build(
+            self.data.train.shape,
+            self.num_classes,
+            &mut seeded(self.init_seed),
+            device,
+        )?)
+    }
+}
+
+/// Trains into `dir` (checkpoints there, resumed when present), then leaves `model.bpk`,
+/// `ema.bpk` and `loss_curve.parquet` — or `diverged.toml` for a non-finite loss.
+fn train_into(job: &TrainingJob, dir: &Path) -> Result<()> {
+    let (e, spec, train) = (job.e, job.spec, &job.data.train);
+    let train_device = models::device::select(&spec.device)?.autodiff();
+    let labels: Option<Vec<u32>> = if spec.conditional {
+        train
+            .labels
+            .as_ref()
+            .map(|l| l.iter().map(|&v| u32::from(v)).collect())
+    } else {
+        None
+    };
+    let param = spec.parameterization;
+    let loss =
+        |net: &Net, x0: &samplers::Batch, l: Option<&[u32]>, rng: &mut samplers::rng::HostRng| {
+            job.objective
+                .loss(net, &param, x0, l, job.schedule, rng, &train_device)
+        };
+    let bar = progress_bar(spec.train.steps as u64, dir);
+    let started = Instant::now();
+    let trained = fit(
+        job.build_net(&train_device)?,
+        &train.images,
+        labels.as_deref(),
+        job.num_classes.map(|k| k as u32),
+        &spec.train,
+        &loss,
+        derive_seed(e.experiment.seed, &seed_label("network/train", spec.seed)),
+        Some(Checkpoints { dir }),
+        &mut |p: Progress| {
+            bar.set_position(p.step as u64);
+            bar.set_message(format!("loss {:.4}", p.loss));
+        },
+    );
+    bar.finish_and_clear();
+    let trained = match trained {
+        Err(err @ ModelError::Diverged { .. }) => {
+            tracing::warn!("training diverged: {err}");
+            models::train::remove_checkpoints(dir)?;
+            return write_divergence(dir, &err);
+        }
+        other => other?,
+    };
+    models::checkpoint::save(trained.net, &dir.join("model.bpk"))?;
+    models::checkpoint::save(trained.ema, &dir.join("ema.bpk"))?;
+    write_curve(dir, &trained.curve)?;
+    models::train::remove_checkpoints(dir)?;
+    tracing::info!(
+        "trained {} steps in {:.1}s",
+        spec.train.steps,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// The seed label of a network's init or training draws: `network/init` for training
@@ -204,10 +230,7 @@ fn write_divergence(dir: &Path, err: &ModelError) -> Result<()> {
         toml_float(loss),
         toml_float(last_finite)
     );
-    std::fs::create_dir_all(dir)?;
-    crate::table::write_atomically(&dir.join("diverged.toml"), |f| {
-        Ok(std::io::Write::write_all(f, text.as_bytes())?)
-    })
+    crate::files::write_bytes_atomically(&dir.join("diverged.toml"), text.as_bytes())
 }
 
 /// A float as TOML writes it (nan, inf, -inf included).
@@ -263,7 +286,11 @@ pub fn training_summary(
     data_key: &str,
     cache: &Path,
 ) -> Result<TrainingSummary> {
-    let dir = network_dir(e, spec, data_key, cache)?;
+    let entry = network_entry(e, spec, data_key, cache)?;
+    if !entry.is_complete() {
+        anyhow::bail!("the network {} is not trained", entry.dir().display());
+    }
+    let dir = entry.dir();
     if read_divergence(&dir).is_some() {
         return Ok(TrainingSummary {
             final_loss: f64::NAN,

@@ -1,10 +1,11 @@
 //! Feature extractors for sample-quality metrics. `digits-classifier`: the small CNN of
 //! `models::classifier`, trained on the training split of a labelled image data set
-//! (cached under `results/cache/classifier-<hash>/`), its test accuracy reported and
+//! (cached as the entry `results/cache/classifier-<hash>/`), its test accuracy reported and
 //! required to reach 95 %; features are its penultimate layer. Metrics computed with these
 //! features are named `*_classifier` — never plain "FID", which means Inception-v3.
 
-use crate::context::CellData;
+use crate::build::cache::CacheEntry;
+use crate::build::context::CellData;
 use crate::plan::content_hash;
 use anyhow::{bail, Context, Result};
 use burn::tensor::Device;
@@ -63,12 +64,9 @@ pub fn digits_classifier(
         )
         .into(),
     );
-    let dir = cache.join(format!("classifier-{}", content_hash(&key)));
-    let path = dir.join("classifier.bpk");
+    let entry = CacheEntry::new(cache, format!("classifier-{}", content_hash(&key)));
     let device = Device::flex();
-    let classifier = if path.exists() {
-        models::checkpoint::load(cfg.init(&mut samplers::rng::seeded(seed), &device)?, &path)?
-    } else {
+    let dir = entry.get_or_build("the digits classifier", |partial| {
         let (c, _) = train_classifier(
             &data.train.images,
             labels,
@@ -79,18 +77,19 @@ pub fn digits_classifier(
             seed,
             &device.clone().autodiff(),
         )?;
-        std::fs::create_dir_all(&dir)?;
-        models::checkpoint::save(c.clone(), &path)?;
-        c
-    };
-    let test_accuracy = accuracy(&classifier, &test.images, test_labels)?;
-    std::fs::write(
-        dir.join("accuracy.toml"),
-        format!(
+        let test_accuracy = accuracy(&c, &test.images, test_labels)?;
+        models::checkpoint::save(c, &partial.join("classifier.bpk"))?;
+        let record = format!(
             "test_accuracy = {test_accuracy}\ntest_examples = {}\n",
             test.len()
-        ),
+        );
+        crate::files::write_bytes_atomically(&partial.join("accuracy.toml"), record.as_bytes())
+    })?;
+    let classifier = models::checkpoint::load(
+        cfg.init(&mut samplers::rng::seeded(seed), &device)?,
+        &dir.join("classifier.bpk"),
     )?;
+    let test_accuracy = read_accuracy(&dir.join("accuracy.toml"))?;
     if test_accuracy < MIN_ACCURACY {
         bail!("the {} classifier reached test accuracy {test_accuracy:.4} < {MIN_ACCURACY}; its features are not trusted ({})", data.train.name, dir.display());
     }
@@ -103,4 +102,14 @@ pub fn digits_classifier(
         classifier,
         test_accuracy,
     })
+}
+
+/// The test accuracy a classifier entry recorded.
+fn read_accuracy(path: &Path) -> Result<f64> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    text.parse::<toml::Table>()
+        .ok()
+        .and_then(|t| t.get("test_accuracy")?.as_float())
+        .with_context(|| format!("{} has no test_accuracy", path.display()))
 }

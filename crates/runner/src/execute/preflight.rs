@@ -1,0 +1,129 @@
+//! The checks that need a cell's data but no training or sampling, run for every cell
+//! before the first cell starts: sizes that must fit the data (`memorization.size`,
+//! `jacobian.subspace_dim`, `jacobian.eigenvector_images`) and the memory a cell's
+//! buffers would take, against the machine's.
+
+use crate::build::context::cell_data;
+use crate::config::{ExperimentFile, Task};
+use crate::plan::Cell;
+use anyhow::{bail, Context, Result};
+
+/// Fraction of the machine's memory one cell may plan to use.
+const MEMORY_SHARE: f64 = 0.8;
+
+/// Checks every cell (loading each distinct data set once, as the cells will).
+pub fn preflight(file: &ExperimentFile, cells: &[Cell]) -> Result<()> {
+    let memory = machine_memory_bytes();
+    for cell in cells {
+        let e = &cell.config;
+        let data = cell_data(e).with_context(|| format!("cell {}: loading [data]", cell.index))?;
+        let whole = data.train.len() + data.test.as_ref().map_or(0, |t| t.len());
+        let dim = data.train.images.dim();
+        let located = |key: &str| file.locate_key(key, !cell.params.is_empty());
+        if let Some((key, message)) = size_error(cell, whole, dim) {
+            bail!("{}: {message}", located(key));
+        }
+        if let Some(total) = memory {
+            if let Some((key, message)) = memory_error(cell, dim, total) {
+                bail!("{}: {message}", located(key));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A size that the cell's data cannot satisfy: (key, message).
+fn size_error(cell: &Cell, whole: usize, dim: usize) -> Option<(&'static str, String)> {
+    let e = &cell.config;
+    let cell_name = format!("cell {}", cell.index);
+    if e.experiment.task == Task::Memorization {
+        let size = e.memorization.size;
+        if size.saturating_mul(2) > whole {
+            return Some(("memorization.size", format!(
+                "memorization.size = {size} needs 2 × {size} images, the data set has {whole} ({cell_name})"
+            )));
+        }
+    }
+    if e.experiment.task == Task::Jacobian {
+        let j = &e.jacobian;
+        if j.subspace_dim > dim {
+            return Some((
+                "jacobian.subspace_dim",
+                format!(
+                    "jacobian.subspace_dim = {} exceeds the data dimension {dim} ({cell_name})",
+                    j.subspace_dim
+                ),
+            ));
+        }
+        if j.eigenvector_images > dim {
+            return Some((
+                "jacobian.eigenvector_images",
+                format!(
+                "jacobian.eigenvector_images = {} exceeds the data dimension {dim} ({cell_name})",
+                j.eigenvector_images
+            ),
+            ));
+        }
+    }
+    None
+}
+
+/// Bytes the largest buffers of a cell take, by the key that sizes them: the sampler's
+/// state (samples, denoised, derivative, noise, and a copy: 6 × samples × d), the
+/// reference set and its centred copy, and the Jacobians (3 × points × d × d).
+fn memory_terms(cell: &Cell, dim: usize) -> Vec<(&'static str, usize, f64)> {
+    let e = &cell.config;
+    let d = dim as f64;
+    let mut terms = vec![
+        (
+            "metrics.samples",
+            e.metrics.samples,
+            6.0 * e.metrics.samples as f64 * d * 8.0,
+        ),
+        (
+            "metrics.reference_samples",
+            e.metrics.reference_samples,
+            2.0 * e.metrics.reference_samples as f64 * d * 8.0,
+        ),
+    ];
+    if e.experiment.task == Task::Jacobian {
+        terms.push((
+            "probe.points",
+            e.probe.points,
+            3.0 * e.probe.points as f64 * d * d * 8.0,
+        ));
+    }
+    terms
+}
+
+fn memory_error(cell: &Cell, dim: usize, total: u64) -> Option<(&'static str, String)> {
+    let terms = memory_terms(cell, dim);
+    let needed: f64 = terms.iter().map(|t| t.2).sum();
+    if needed <= MEMORY_SHARE * total as f64 {
+        return None;
+    }
+    let (key, value, bytes) = terms
+        .into_iter()
+        .max_by(|a, b| a.2.total_cmp(&b.2))
+        .expect("at least one term");
+    Some((key, format!(
+        "{key} = {value}: cell {} would need about {} ({} of it for {key} at dimension {dim}), more than {:.0}% of this machine's {} of memory",
+        cell.index,
+        gib(needed),
+        gib(bytes),
+        MEMORY_SHARE * 100.0,
+        gib(total as f64)
+    )))
+}
+
+fn gib(bytes: f64) -> String {
+    format!("{:.1} GiB", bytes / (1u64 << 30) as f64)
+}
+
+/// `MemTotal` of /proc/meminfo; None where it cannot be read (no check then).
+pub fn machine_memory_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib.saturating_mul(1024))
+}
