@@ -320,3 +320,38 @@ fn device_flag_names_itself_and_reaches_networks_in_sweep_lists() {
     assert!(models[1].get("device").is_none(), "{manifest}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn validate_prints_the_plan_or_the_error_and_runs_nothing() {
+    let dir = scratch("validate");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let experiment = root.join("experiments/skip_steps.toml");
+    let path = experiment.to_str().unwrap();
+    let out = dlab(&dir, &["validate", path, "--profile", "smoke"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let plan = text(&out);
+    assert!(plan.contains("skip_steps: "), "{plan}");
+    assert!(
+        plan.contains("cell   0:") && plan.contains("to train"),
+        "{plan}"
+    );
+    assert!(plan.contains("feature classifier"), "{plan}");
+    let out = dlab(
+        &dir,
+        &[
+            "validate",
+            path,
+            "--profile",
+            "smoke",
+            "--set",
+            "metrics.samples=-3",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("--set metrics.samples=-3"),
+        "{}",
+        text(&out)
+    );
+    assert!(!dir.join("results").exists(), "validate ran nothing");
+}

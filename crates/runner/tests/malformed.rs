@@ -180,6 +180,8 @@ const BAD_VALUES: &[(&str, &str)] = &[
     ("sweep.sampler.kind", r#"["heunn"]"#),
     ("sweep.metrics.samples", "[8, -1]"),
     ("sweep.bogus.x", "[1, 2]"),
+    ("sweep.names", r#"{ "sampler.skip" = "seed" }"#),
+    ("sweep.names", r#"{ "sampler.skip" = "fd_pixels" }"#),
     (
         "plot",
         r#"[{ name = "p", x = "no_such_column", y = ["fd_pixels"] }]"#,

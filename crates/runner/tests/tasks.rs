@@ -1,6 +1,6 @@
 //! The probe tasks against closed forms: the Jacobian of the exact Gaussian denoiser is
-//! Σ(Σ + σ²I)⁻¹ (eigenvalues λ_k/(λ_k + σ²); seed 000), and a denoiser's score agrees
-//! with itself (EV = 1) but not with a worse one.
+//! Σ(Σ + σ²I)⁻¹ (eigenvalues λ_k/(λ_k + σ²); Kadkhodaie et al. 2024, §3.1), and a denoiser's
+//! score agrees with itself (EV = 1) but not with a worse one.
 
 mod common;
 

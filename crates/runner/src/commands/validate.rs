@@ -43,11 +43,12 @@ pub fn describe_plan(resolved: &Resolved, results: &Path, profile: Option<&str>)
         ..
     } = resolved;
     let dir = run_dir(results, experiment, table, profile, None);
+    let task = toml::Value::try_from(experiment.experiment.task)?;
     let mut out = format!(
-        "{}: {} cells, task {:?}\nrun directory: {}\n",
+        "{}: {} cells, task {}\nrun directory: {}\n",
         experiment.experiment.name,
         cells.len(),
-        experiment.experiment.task,
+        task.as_str().unwrap_or_default(),
         dir.display()
     );
     let cache = results.join("cache");
@@ -61,10 +62,9 @@ pub fn describe_plan(resolved: &Resolved, results: &Path, profile: Option<&str>)
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         out.push_str(&format!(
-            "  cell {:>3}: {} samples × {} seeds, model {}{}\n",
+            "  cell {:>3}: {}, model {}{}\n",
             cell.index,
-            e.metrics.samples,
-            e.metrics.sample_seeds,
+            workload(e),
             model_kind(&e.model),
             if params.is_empty() {
                 String::new()
@@ -94,6 +94,18 @@ pub fn describe_plan(resolved: &Resolved, results: &Path, profile: Option<&str>)
         out.push_str("feature classifier: the digits classifier of the data set (cached after its first training)\n");
     }
     Ok(out)
+}
+
+/// What a cell draws or probes.
+fn workload(e: &Experiment) -> String {
+    match e.experiment.task {
+        Task::SampleQuality => format!(
+            "{} samples × {} sample seeds",
+            e.metrics.samples, e.metrics.sample_seeds
+        ),
+        Task::Memorization => format!("{} samples from each of 2 models", e.metrics.samples),
+        Task::ScoreAgreement | Task::Jacobian => format!("{} probes", e.probe.points),
+    }
 }
 
 fn model_kind(model: &ModelSpec) -> String {

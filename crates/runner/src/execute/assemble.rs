@@ -329,6 +329,16 @@ pub fn check_outputs(file: &ExperimentFile, e: &Experiment, cells: &[Cell]) -> R
         }
     }
     let columns = predicted_columns(cells, e)?;
+    if let Some((_, twice)) = columns
+        .iter()
+        .enumerate()
+        .find(|(i, c)| columns[..*i].contains(c))
+    {
+        bail!(
+            "{}: the table would have two columns named `{twice}` (a swept key's column, renamed by sweep.names or not, meets another column); rename it in sweep.names",
+            file.locate_key("sweep.names", false),
+        );
+    }
     for column in e.check.keys() {
         if !columns.contains(column) {
             let key = format!("check.{column}");

@@ -1,9 +1,11 @@
 //! `manifest.toml`: what ran, with which configuration, code and machine.
 
-use crate::config::Experiment;
+use crate::build::context::data_key;
+use crate::build::network::network_entry;
+use crate::config::{Experiment, ModelSpec};
 use crate::execute::RunOptions;
 use crate::files::write_bytes_atomically;
-use crate::plan::{content_hash, result_defining};
+use crate::plan::{content_hash, result_defining, Cell};
 use anyhow::Result;
 use std::path::Path;
 use std::time::SystemTime;
@@ -17,8 +19,9 @@ pub fn write_manifest(
     table: &toml::Table,
     options: &RunOptions,
     started: SystemTime,
-    cells: usize,
+    cells: &[Cell],
     ran: usize,
+    cell_threads: usize,
 ) -> Result<()> {
     let mut m = toml::Table::new();
     let mut run = toml::Table::new();
@@ -42,14 +45,6 @@ pub fn write_manifest(
     run.insert("git_commit".into(), git_commit().into());
     run.insert("dlab_version".into(), env!("CARGO_PKG_VERSION").into());
     run.insert(
-        "backend".into(),
-        "cpu: f64 host batches; closed-form denoisers (analytic crate)".into(),
-    );
-    run.insert(
-        "threads".into(),
-        (rayon::current_num_threads() as i64).into(),
-    );
-    run.insert(
         "started".into(),
         humantime::format_rfc3339_seconds(started)
             .to_string()
@@ -61,12 +56,17 @@ pub fn write_manifest(
             .to_string()
             .into(),
     );
-    run.insert("cells".into(), (cells as i64).into());
+    run.insert("cells".into(), (cells.len() as i64).into());
     run.insert("cells_run_now".into(), (ran as i64).into());
     if let Some(s) = options.shard {
         run.insert("shard".into(), format!("{}/{}", s.index, s.count).into());
     }
     m.insert("run".into(), Value::Table(run));
+    m.insert("machine".into(), Value::Table(machine(cell_threads)));
+    let networks = networks(cells, &options.results.join("cache"))?;
+    if !networks.is_empty() {
+        m.insert("network".into(), Value::Array(networks));
+    }
     let mut versions = toml::Table::new();
     for &(name, version) in crate::crate_versions() {
         versions.insert(name.into(), version.into());
@@ -99,4 +99,69 @@ fn git_commit() -> String {
         }
         None => "unknown".into(),
     }
+}
+
+/// Where the run computed: the CPU, its logical cores, the cell threads (each computing
+/// with one rayon thread, see `execute::cells`) and the threads of cache builds.
+fn machine(cell_threads: usize) -> toml::Table {
+    let mut t = toml::Table::new();
+    t.insert("cpu".into(), cpu_model().into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    t.insert("logical_cores".into(), (cores as i64).into());
+    t.insert("cell_threads".into(), (cell_threads as i64).into());
+    t.insert("threads_per_cell".into(), 1.into());
+    t.insert(
+        "build_threads".into(),
+        (rayon::current_num_threads() as i64).into(),
+    );
+    t.insert(
+        "host_arithmetic".into(),
+        "f64 (samplers, closed-form denoisers, metrics)".into(),
+    );
+    t
+}
+
+/// `model name` of /proc/cpuinfo, or `unknown`.
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// One `[[network]]` per network the cells used (their model or `probe.reference`): its
+/// cache entry and the burn backend and device it ran on.
+fn networks(cells: &[Cell], cache: &Path) -> Result<Vec<Value>> {
+    let mut out: Vec<Value> = Vec::new();
+    for cell in cells {
+        let e = &cell.config;
+        let models = [Some(&e.model), e.probe.reference.as_ref()];
+        for spec in models.into_iter().flatten().filter_map(|m| match m {
+            ModelSpec::Network(spec) => Some(spec),
+            _ => None,
+        }) {
+            let entry = network_entry(e, spec, &data_key(e), cache)?;
+            let mut t = toml::Table::new();
+            let name = entry
+                .dir()
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned());
+            t.insert("entry".into(), name.unwrap_or_default().into());
+            t.insert("device".into(), spec.device.clone().into());
+            t.insert(
+                "backend".into(),
+                models::device::describe(&spec.device).into(),
+            );
+            let value = Value::Table(t);
+            if !out.contains(&value) {
+                out.push(value);
+            }
+        }
+    }
+    Ok(out)
 }

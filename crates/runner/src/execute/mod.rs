@@ -132,8 +132,10 @@ pub fn run_experiment(path: &Path, options: &RunOptions) -> Result<RunOutcome> {
         todo.len(),
         cells.len() - todo.len()
     ));
+    let threads = parallelism(&experiment, todo.len());
     let ran = run_cells(
         &todo,
+        threads,
         &experiment,
         &options.results.join("cache"),
         &dir,
@@ -150,8 +152,9 @@ pub fn run_experiment(path: &Path, options: &RunOptions) -> Result<RunOutcome> {
         &table,
         options,
         started,
-        cells.len(),
+        &cells,
         todo.len(),
+        threads,
     )?;
     log.say(format!("wrote {}", dir.join("table.parquet").display()));
     Ok(RunOutcome {
@@ -183,13 +186,13 @@ fn lock_run_dir(dir: &Path) -> Result<FileLock> {
 /// first failure is reported after every cell has run.
 fn run_cells(
     todo: &[&Cell],
+    threads: usize,
     experiment: &Experiment,
     cache: &Path,
     dir: &Path,
     log: &RunLog,
 ) -> Result<Vec<CellRecord>> {
     let progress = progress_bar(todo.len() as u64, &experiment.experiment.name);
-    let threads = parallelism(experiment, todo.len());
     let results = cells::run_parallel(todo, threads, |cell| {
         let start = Instant::now();
         let measured = run_cell(cell, cache, &dir.join("images"))

@@ -1,5 +1,5 @@
 //! `task = "jacobian"`: the geometry of a denoiser at one noise level (Kadkhodaie, Guth,
-//! Simoncelli & Mallat 2024, seed 000; Wang et al. 2024 for MoLRG): on probes
+//! Simoncelli & Mallat 2024, §3.1; Wang et al. 2024 for MoLRG): on probes
 //! y = x0 + σε, the Jacobian ∇D(y), the spectrum of its symmetric part (the adaptive basis),
 //! its effective dimension tr ∇D, its rank at 99% energy, SURE next to the true MSE, and
 //! — against a `[probe] reference` denoiser (e.g. the exact one) — the MSE between the two
@@ -321,7 +321,7 @@ fn spectrum_rows(results: &[ProbeResult], d: usize) -> Vec<Vec<(String, f64)>> {
 }
 
 /// Relative asymmetry ‖J − Jᵀ‖_F / ‖J‖_F: 0 for an optimal denoiser, whose Jacobian is a
-/// covariance over σ² (seed 000); Kadkhodaie et al. 2024 find trained networks nearly
+/// covariance over σ² (Kadkhodaie et al. 2024, §3.1), who find trained networks nearly
 /// symmetric.
 fn asymmetry(jac: &[f64], d: usize) -> f64 {
     let norm = jac.iter().map(|v| v * v).sum::<f64>().sqrt();

@@ -1,5 +1,5 @@
 //! `task = "memorization"`: the memorization → generalization transition of Kadkhodaie,
-//! Guth, Simoncelli & Mallat (ICLR 2024, seed 000, §2 and Fig. 2). Two denoisers with the
+//! Guth, Simoncelli & Mallat (ICLR 2024, §2 and Fig. 2). Two denoisers with the
 //! same `[model]` spec are trained on two disjoint halves S₀, S₁ (N images each) of the
 //! data set and sample from the same noise with the deterministic `[sampler]`. At small N
 //! each copies its own training images and the two disagree; at large N both generalize

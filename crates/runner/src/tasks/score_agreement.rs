@@ -1,6 +1,7 @@
 //! `task = "score_agreement"`: how much of a reference denoiser's score (a trained network)
-//! another denoiser accounts for at one noise level — Wang & Vastola 2023's Figure 1 and
-//! tables ("The Hidden Linear Structure in Score-Based Models", seed 002).
+//! another denoiser accounts for at one noise level — Wang & Vastola 2023's explained-variance
+//! comparison of learned and Gaussian scores ("The Hidden Linear Structure in Score-Based
+//! Models", arXiv:2311.10892).
 
 use super::Measured;
 use crate::build::context::{cell_data, cell_denoiser};
