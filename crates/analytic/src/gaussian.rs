@@ -1,6 +1,6 @@
 //! The Gaussian N(μ, UΛUᵀ), full rank or rank r < d in one type, with its exact noisy
 //! marginal N(μ, UΛUᵀ + σ²I) and the closed-form probability-flow ODE solution
-//! (Wang & Vastola 2023, "The Hidden Linear Structure in Score-Based Models"; seed 002).
+//! (Wang & Vastola 2023, "The Hidden Linear Structure in Score-Based Models", arXiv:2311.10892).
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef};
@@ -90,7 +90,7 @@ impl Gaussian {
     }
 
     /// Fitted to data: sample mean, unbiased sample covariance, eigenvalues ≤ `tol` dropped
-    /// (the teleport's "Gaussian fitted to the training set"; REFERENCES "Analytic teleport").
+    /// (the Gaussian fitted to the training set for the analytic teleport of Wang & Vastola 2023).
     pub fn from_data(data: &Batch, tol: f64) -> Result<Self, AnalyticError> {
         if data.n() < 2 {
             return Err(AnalyticError::invalid(
@@ -188,7 +188,7 @@ impl Gaussian {
         crate::linalg::to_row_major(self.basis_sandwich(&self.eigenvalues).as_ref())
     }
 
-    /// Λ̃_σ = diag[λ_k/(λ_k + σ²)], the per-direction shrinkage (seed 002 "Woodbury").
+    /// Λ̃_σ = diag[λ_k/(λ_k + σ²)], the per-direction shrinkage (Wang & Vastola 2023).
     pub fn shrinkage(&self, sigma: f64) -> Vec<f64> {
         self.eigenvalues
             .iter()
@@ -197,7 +197,7 @@ impl Gaussian {
     }
 
     /// (Σ + σ²I)⁻¹ = (1/σ²)(I − U Λ̃_σ Uᵀ) by the Woodbury identity with U = A, ΛUᵀ/σ² = B
-    /// (seed 002 "Woodbury matrix inversion"). At σ = 0 (full rank only) it is U diag(1/λ) Uᵀ.
+    /// (Gaussian score of Wang & Vastola 2023). At σ = 0 (full rank only) it is U diag(1/λ) Uᵀ.
     pub fn woodbury_inverse(&self, sigma: f64) -> Mat<f64> {
         if sigma == 0.0 {
             let inv: Vec<f64> = self.eigenvalues.iter().map(|l| 1.0 / l).collect();
@@ -215,8 +215,7 @@ impl Gaussian {
         })
     }
 
-    /// Closed-form PF-ODE solution from x_T at σ_T to σ (Wang & Vastola 2023; seed 002
-    /// "Analytical solution"):
+    /// Closed-form PF-ODE solution from x_T at σ_T to σ (Wang & Vastola 2023, Gaussian case):
     /// x(σ) = μ + (σ/σ_T)(I − UUᵀ)(x_T − μ) + Σ_k √((λ_k + σ²)/(λ_k + σ_T²)) u_k u_kᵀ(x_T − μ).
     /// The second term moves the off-subspace part when r < d. From σ_T = 0 that part has
     /// no unique continuation and is set to zero (it is zero on the support).
@@ -268,8 +267,8 @@ impl Gaussian {
         mul(scaled.as_ref(), self.basis.transpose())
     }
 
-    /// Gaussian denoiser D(x, σ) = μ + U diag(λ/(λ + σ²)) Uᵀ(x − μ) (seed 002; REFERENCES
-    /// "Analytic teleport"). At σ = 0 it projects onto the support.
+    /// Gaussian denoiser D(x, σ) = μ + U diag(λ/(λ + σ²)) Uᵀ(x − μ) (Wang & Vastola 2023).
+    /// At σ = 0 it projects onto the support.
     pub fn gaussian_denoiser(&self, x: &Batch, sigma: f64) -> Batch {
         self.affine_in_basis(x, 0.0, &self.shrinkage(sigma))
     }
@@ -348,7 +347,7 @@ impl Distribution for Gaussian {
         self.gaussian_log_density(x, sigma)
     }
 
-    /// −(Σ + σ²I)⁻¹(x − μ) (seed 002 "Analytical form"); valid at σ = 0 for full rank.
+    /// −(Σ + σ²I)⁻¹(x − μ) (Wang & Vastola 2023, Gaussian score); valid at σ = 0 for full rank.
     fn score(&self, x: &Batch, sigma: f64) -> Batch {
         let s2 = sigma * sigma;
         let g: Vec<f64> = self.eigenvalues.iter().map(|l| -1.0 / (l + s2)).collect();

@@ -1,6 +1,7 @@
 //! Mixture of low-rank Gaussians (MoLRG; Wang et al. 2024, "Diffusion models learn low-dimensional
-//! distributions via subspace clustering"; seed 000 "MoLRG"; REFERENCES "Mixture of low-rank
-//! Gaussians"): x0 = U_k a with probability π_k, a ~ N(0, I_{d_k}), U_k orthonormal `n × d_k`.
+//! distributions via subspace clustering", arXiv:2409.02426; authors' code
+//! huijieZH/Diffusion-Model-Generalizability): x0 = U_k a with probability π_k,
+//! a ~ N(0, I_{d_k}), U_k orthonormal `n × d_k`.
 
 use faer::Mat;
 use rand::Rng;
@@ -110,7 +111,8 @@ impl Molrg {
             .collect()
     }
 
-    /// Posterior class weights (REFERENCES "Mixture of low-rank Gaussians"):
+    /// Posterior class weights of the MoLRG optimal denoiser (Wang et al. 2024; the factor
+    /// (1 + 1/σ²)^{−d_k/2} cancels when all d_k are equal):
     /// w_k ∝ π_k (1 + 1/σ²)^{−d_k/2} exp(‖U_kᵀx̂‖²/(2σ²(1 + σ²))), `n × K` row-major.
     fn class_weights(&self, proj: &[Mat<f64>], n: usize, sigma: f64) -> Vec<f64> {
         let (kk, s2) = (self.bases.len(), sigma * sigma);

@@ -1,9 +1,9 @@
 //! The Jacobian ∇D(x, σ) of a denoiser and its geometry: the denoiser's own Jacobian
-//! (exact Cov[x0 | x]/σ² for a closed form, seed 000; reverse-mode autodiff for a network)
-//! with central finite differences as the checked fallback for any [`Denoiser`],
-//! its symmetric eigen-basis and singular values (Kadkhodaie et al. 2024's adaptive basis),
-//! effective dimension, the MoLRG "rank at 99% energy" (Wang et al. 2024) and principal
-//! angles between subspaces.
+//! (exact Cov[x0 | x]/σ² for a closed form, Kadkhodaie et al. 2024 §3.1; reverse-mode
+//! autodiff for a network) with central finite differences as the checked fallback for any
+//! [`Denoiser`], its symmetric eigen-basis and singular values (Kadkhodaie et al. 2024's
+//! adaptive basis), effective dimension, the MoLRG "rank at 99% energy" (Wang et al. 2024)
+//! and principal angles between subspaces.
 
 use faer::{Mat, MatRef};
 use samplers::{Batch, Denoiser};

@@ -1,7 +1,7 @@
 //! Agreement between the scores of two denoisers at one noise level, as the explained
 //! variance of Wang & Vastola 2023 ("The Hidden Linear Structure in Score-Based Models",
-//! seed 002; REFERENCES "Score agreement"): how much of a reference score (e.g. a trained
-//! network's) a model score (e.g. the Gaussian one) accounts for.
+//! arXiv:2311.10892): how much of a reference score (e.g. a trained network's) a model score
+//! (e.g. the Gaussian one) accounts for.
 
 use samplers::rng::HostRng;
 use samplers::{score_from_denoised, Batch, Denoiser};
@@ -19,8 +19,8 @@ pub fn explained_variance(s: &[f64], s_ref: &[f64]) -> f64 {
 }
 
 /// Per-probe explained variance of `model`'s score against `reference`'s at σ, both scores
-/// `s = (D(x) − x)/σ²` (Tweedie; seed 000), on probes `x = data_i + σ·ε_i` (ε from `rng`,
-/// one probe per data row).
+/// `s = (D(x) − x)/σ²` (Tweedie; Karras et al. 2022, eq. 3), on probes `x = data_i + σ·ε_i`
+/// (ε from `rng`, one probe per data row).
 pub fn score_explained_variances(
     model: &dyn Denoiser,
     reference: &dyn Denoiser,

@@ -1,5 +1,5 @@
 //! Stein's unbiased risk estimate (SURE; Stein 1981) of a denoiser's mean squared error from
-//! noisy inputs alone, as used by Kadkhodaie et al. 2024 (seed 000 "Low-Rank Structure"),
+//! noisy inputs alone, as used by Kadkhodaie et al. 2024 (§3.1),
 //! next to the true MSE when the clean signals are known.
 
 use samplers::rng::HostRng;
@@ -23,7 +23,7 @@ pub struct SureReport {
     pub mean_trace: f64,
 }
 
-/// One sample of SURE (Stein 1981; Kadkhodaie et al. 2024, seed 000):
+/// One sample of SURE (Stein 1981; Kadkhodaie et al. 2024, §3.1):
 /// `‖y − D(y)‖² + 2σ² tr ∇D(y) − σ²d`, whose expectation over `y = x0 + σε` is
 /// `E‖D(y) − x0‖²`.
 pub fn sure_term(residual_sq: f64, trace: f64, sigma: f64, d: usize) -> f64 {

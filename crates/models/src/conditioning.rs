@@ -81,10 +81,10 @@ pub fn label_dropout(
         .collect())
 }
 
-/// Classifier-free guidance (Ho & Salimans 2022, eq. 6, written for denoisers; seed 001's
-/// conditional score): D_w = D_∅ + w·(D_y − D_∅). w = 1 is plain conditional sampling, w = 0
-/// unconditional, w > 1 sharpens towards the class. Both batches must have the same shape
-/// (they come from one network on one input); panics otherwise.
+/// Classifier-free guidance (Ho & Salimans 2022, eq. 6, written for denoisers; the
+/// conditional score of Song et al. 2021, §5): D_w = D_∅ + w·(D_y − D_∅). w = 1 is plain
+/// conditional sampling, w = 0 unconditional, w > 1 sharpens towards the class. Both batches
+/// must have the same shape (they come from one network on one input); panics otherwise.
 pub fn cfg_combine(uncond: &Batch, cond: &Batch, w: f64) -> Batch {
     assert_eq!(
         (uncond.n(), uncond.dim()),

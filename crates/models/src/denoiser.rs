@@ -90,7 +90,7 @@ impl NetworkDenoiser {
         self
     }
 
-    /// Conditional sampling with classifier-free guidance (seed 001's conditional score).
+    /// Conditional sampling with classifier-free guidance (Ho & Salimans 2022).
     pub fn with_guidance(mut self, guidance: Guidance) -> Self {
         self.guidance = Some(guidance);
         self

@@ -3,7 +3,8 @@
 //!
 //! - [`edm_loss`]: Karras et al. 2022's λ(σ)‖D − x0‖² with log-normal σ.
 //! - [`l_simple`], [`x0_mse`], [`mu_mse`], [`hybrid`]: the discrete-DDPM objectives of Ho et al. 2020,
-//!   seed 003 (P1) and Nichol & Dhariwal 2021 (σ_t = √((1 − ᾱ_t)/ᾱ_t), so x̂ = x_t/√ᾱ_t);
+//!   with the x0 weight (P1) from its eqs. 7–8, and of Nichol & Dhariwal 2021
+//!   (σ_t = √((1 − ᾱ_t)/ᾱ_t), so x̂ = x_t/√ᾱ_t);
 //!   the variational bound itself lives in [`crate::vlb`].
 //! - [`ncsn_dsm`], [`implicit_score_matching`]: score matching (Song & Ermon 2019;
 //!   Hyvärinen 2005 with the finite-difference Hutchinson trace of Pang et al. 2020).

@@ -139,7 +139,7 @@ pub fn vlb_weights(schedule: &DdpmSchedule, variance: VlbVariance) -> Vec<f64> {
 }
 
 /// Per-t weights for x0-prediction: L_t = w_t·‖x̂0 − x0‖² + d·C_t with w_t = c0²/(2σ_t²),
-/// c0 = √ᾱ_{t−1}β_t/(1 − ᾱ_t) the posterior x0 coefficient (Ho et al. 2020 eq. 7; seed 003 (P1)).
+/// c0 = √ᾱ_{t−1}β_t/(1 − ᾱ_t) the posterior x0 coefficient (Ho et al. 2020, eqs. 7–8).
 pub fn vlb_weights_x0(schedule: &DdpmSchedule, variance: VlbVariance) -> Vec<f64> {
     let kind = variance.reverse_variance();
     (0..schedule.num_timesteps())

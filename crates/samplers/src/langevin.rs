@@ -1,13 +1,13 @@
-//! Annealed Langevin dynamics (Song & Ermon 2019, Algorithm 1; seed 003 §2.3.1 Step 2).
+//! Annealed Langevin dynamics (Song & Ermon 2019, §4.3, Algorithm 1).
 
 use crate::{score_from_denoised, Batch, Denoiser, Trace};
 use rand::Rng;
 
 /// Annealed Langevin dynamics over the noise ladder `sigmas`, given largest first
-/// (Song & Ermon's σ_1 > … > σ_L; seed 003 writes the ladder in increasing order but
-/// its algorithm anneals from the largest): for each level, α_i = ε·σ_i²/σ_L², then
-/// `steps_per_level` times x ← x + (α_i/2)·s(x, σ_i) + √α_i·z. With `denoise_final`,
-/// the result is D(x, σ_L) (the final denoising step of Jolicoeur-Martineau et al. 2021).
+/// (Song & Ermon's σ_1 > … > σ_L; their Algorithm 1 anneals from the largest): for each
+/// level, α_i = ε·σ_i²/σ_L², then `steps_per_level` times x ← x + (α_i/2)·s(x, σ_i) + √α_i·z.
+/// With `denoise_final`, the result is D(x, σ_L) (the final denoising step of
+/// Jolicoeur-Martineau et al. 2021).
 #[allow(clippy::too_many_arguments)]
 pub fn annealed_langevin<R: Rng + ?Sized>(
     denoiser: &dyn Denoiser,

@@ -1,5 +1,5 @@
 //! Samplers for any continuous forward process dx = f(t)x dt + g(t)dw with marginal
-//! x_t = s(t)(x0 + σ(t)ε): reverse-SDE Euler–Maruyama (Anderson 1982; seeds 001, 003),
+//! x_t = s(t)(x0 + σ(t)ε): reverse-SDE Euler–Maruyama (Anderson 1982; Song et al. 2021, eq. 6),
 //! the probability-flow ODE with Euler or Heun (Song et al. 2021; Karras et al. 2022,
 //! eq. 4), and the predictor–corrector sampler (Song et al. 2021, Algorithms 2–3).
 
@@ -9,7 +9,7 @@ use schedules::convert::{process_pf_ode_drift, process_reverse_sde_drift};
 use schedules::Process;
 
 /// Score of the process marginal in x-space: ∇ₓ log p_t(x) = (1/s)·(D(x/s, σ) − x/s)/σ²
-/// (Tweedie/Miyasawa on the scaled-back input; seed 000).
+/// (Tweedie/Miyasawa on the scaled-back input; Karras et al. 2022, eqs. 3–4).
 pub fn marginal_score(
     denoiser: &dyn Denoiser,
     process: &dyn Process,
@@ -23,8 +23,8 @@ pub fn marginal_score(
     score_from_denoised(&x_hat, &denoised, sigma).scaled(1.0 / s)
 }
 
-/// Reverse-time SDE drift f(t)x − g(t)²∇log p_t(x) (Anderson 1982; seed 001 Corollary,
-/// seed 003 "Reversing the SDE"; coefficients from `schedules::convert`).
+/// Reverse-time SDE drift f(t)x − g(t)²∇log p_t(x) (Anderson 1982; Song et al. 2021, eq. 6;
+/// coefficients from `schedules::convert`).
 fn reverse_sde_drift(process: &dyn Process, x: &Batch, score: &Batch, t: f64) -> Batch {
     let c = process_reverse_sde_drift(process, t);
     x.lincomb(c.coef_x, score, c.coef_score)

@@ -1,5 +1,5 @@
 //! Analytic teleport start (Wang & Vastola 2023, "The Hidden Linear Structure in
-//! Score-Based Models and its Application"; seed 002 "Experiments Idea").
+//! Score-Based Models and its Application", arXiv:2311.10892).
 
 use crate::{Batch, PfOdeSolution, SamplerError};
 

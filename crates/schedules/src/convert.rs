@@ -3,9 +3,9 @@
 //!
 //! All score forms take the x-space score of the marginal of x_t = s(x0 + σε):
 //! ∇_x log p_t(x) = ∇_x log p(x/s; σ) = ∇_x̂ log p(x̂; σ)/s = (D(x̂; σ) − x̂)/(sσ²), x̂ = x/s
-//! (p_t(x) = p(x/s; σ)/s^d, so the two x-gradients agree; Tweedie, seed 000). With s = 1
-//! (VE, EDM) it is the x̂-frame score (D − x)/σ².
-//! - [`reverse_sde_drift`]: Song et al. 2021 eq. 6 / seed 000, from f and g.
+//! (p_t(x) = p(x/s; σ)/s^d, so the two x-gradients agree; Tweedie, Karras et al. 2022
+//! eq. 3). With s = 1 (VE, EDM) it is the x̂-frame score (D − x)/σ².
+//! - [`reverse_sde_drift`]: Song et al. 2021 eq. 6 (Anderson 1982), from f and g.
 //! - [`pf_ode_drift`]: Song et al. 2021 eq. 13, from f and g.
 //! - [`edm_pf_ode_drift`]: Karras et al. 2022 eq. 4, from s, ṡ, σ, σ̇; the same ODE as
 //!   [`pf_ode_drift`] since f = ṡ/s and g² = 2s²σσ̇.
@@ -57,7 +57,7 @@ pub struct DenoiserDrift {
 }
 
 /// Reverse-time SDE dx = [f x − g² ∇_x log p_t(x)] dt + g dw̄ (Anderson 1982; Song et al.
-/// 2021 eq. 6; seed 000): coefficients (f, −g²) of the drift; its diffusion is g.
+/// 2021 eq. 6): coefficients (f, −g²) of the drift; its diffusion is g.
 pub fn reverse_sde_drift(f: f64, g: f64) -> ScoreDrift {
     ScoreDrift {
         coef_x: f,

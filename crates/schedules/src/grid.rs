@@ -6,8 +6,7 @@ use crate::error::{check_count, check_finite, check_less, check_positive, Result
 use crate::process::Process;
 
 /// σ_i = (σ_max^{1/ρ} + i/(N−1)·(σ_min^{1/ρ} − σ_max^{1/ρ}))^ρ for i = 0…N−1, then σ_N = 0
-/// (Karras et al. 2022 eq. 5; REFERENCES "Noise grids"). Returns N + 1 values; N = 1 gives
-/// [σ_max, 0].
+/// (Karras et al. 2022 eq. 5). Returns N + 1 values; N = 1 gives [σ_max, 0].
 pub fn karras_sigmas(sigma_min: f64, sigma_max: f64, rho: f64, n: usize) -> Result<Vec<f64>> {
     check_positive("sigma_min", sigma_min)?;
     check_positive("sigma_max", sigma_max)?;

@@ -1,6 +1,6 @@
 //! Forward noising processes and their noise grids, all in one frame.
 //!
-//! Every process here is written in the EDM frame of Karras et al. (2022), seed 000:
+//! Every process here is written in the EDM frame of Karras et al. (2022, §2, eq. 4):
 //! x_t = s(t)·(x0 + σ(t)·ε), ε ~ N(0, I). Samplers only need (s, σ) along a grid and their
 //! time derivatives; this crate supplies them:
 //!

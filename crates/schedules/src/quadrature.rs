@@ -1,5 +1,5 @@
 //! Adaptive Gauss–Legendre quadrature for the integrals s_t = exp ∫f and σ_t² = ∫g²/s²
-//! (seed 000) of processes given only by their coefficients.
+//! (Karras et al. 2022, App. B) of processes given only by their coefficients.
 
 use std::sync::OnceLock;
 

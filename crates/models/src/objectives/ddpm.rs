@@ -69,16 +69,17 @@ pub fn l_simple(
     l_simple_at(model, x0, schedule, &t, &eps)
 }
 
-/// λ(t) = ᾱ_{t−1}(1 − α_t)²/(2σ_q(t)²(1 − ᾱ_t)²) with σ_q(t)² = β̃_t (seed 003, (P1)): the weight
-/// that turns ‖x̂_θ − x0‖² into KL(q(x_{t−1}|x_t, x0) ‖ p_θ(x_{t−1}|x_t)) for Σ = β̃_t. Infinite at
-/// 0-based t = 0 (β̃ = 0), which is why (P1)'s sum starts at paper t = 2.
+/// (P1): λ(t) = ᾱ_{t−1}(1 − α_t)²/(2σ_q(t)²(1 − ᾱ_t)²) with σ_q(t)² = β̃_t, i.e. c0²/(2β̃_t) with
+/// c0 the x0 coefficient of μ̃_t (Ho et al. 2020, eqs. 7–8, for a mean predicted through x0): the
+/// weight that turns ‖x̂_θ − x0‖² into KL(q(x_{t−1}|x_t, x0) ‖ p_θ(x_{t−1}|x_t)) for Σ = β̃_t.
+/// Infinite at 0-based t = 0 (β̃ = 0), which is why (P1)'s sum starts at paper t = 2.
 pub fn p1_weight(schedule: &DdpmSchedule, t: usize) -> f64 {
     let (c0, _) = schedule.posterior_mean_coefs(t);
     c0 * c0 / (2.0 * schedule.posterior_variance(t))
 }
 
 /// x0-MSE at drawn t (0-based, each ≥ 1) and ε: mean over the n·d elements of
-/// λ(t_i)·(D(x̂; σ_t) − x0)², with λ = (P1) when `weighted`, else 1 (seed 003 §1.5).
+/// λ(t_i)·(D(x̂; σ_t) − x0)², with λ = (P1) when `weighted`, else 1 (Ho et al. 2020, §3.2).
 pub fn x0_mse_at(
     model: &Model,
     x0: &Batch,
@@ -117,7 +118,7 @@ pub fn x0_mse_at(
 }
 
 /// x0-MSE with t uniform in paper 2…T (0-based 1…T−1: (P1) is defined only where β̃_t > 0,
-/// so its sum starts at t = 2) — seed 003 (P1), unweighted when `weighted` is false.
+/// so its sum starts at t = 2) — (P1) of [`p1_weight`], unweighted when `weighted` is false.
 /// Errors when T < 2.
 pub fn x0_mse(
     model: &Model,

@@ -1,5 +1,5 @@
-//! Score matching: denoising score matching over an NCSN noise ladder (Song & Ermon 2019;
-//! seed 003 §2.3) and Hyvärinen's implicit score matching (seed 001 theorem) with the
+//! Score matching: denoising score matching over an NCSN noise ladder (Song & Ermon 2019,
+//! §4.2) and Hyvärinen's implicit score matching (Hyvärinen 2005, Theorem 1) with the
 //! finite-difference Hutchinson trace of Pang et al. 2020 ("Efficient learning of generative
 //! models via finite-difference score matching"). burn has no second-order autodiff, so the
 //! trace of ∇s is taken by central differences along random probes.
@@ -123,8 +123,8 @@ pub fn fd_hutchinson_trace(
     fd_hutchinson_trace_with(score_fn, x, eps, &v)
 }
 
-/// Hyvärinen's objective E[tr ∇s(x) + ½‖s(x)‖²] on host rows x (seed 001 theorem), the trace by
-/// [`fd_hutchinson_trace_with`]. Equals ½E‖s − ∇log p‖² up to a constant.
+/// Hyvärinen's objective E[tr ∇s(x) + ½‖s(x)‖²] on host rows x (Hyvärinen 2005, Theorem 1), the
+/// trace by [`fd_hutchinson_trace_with`]. Equals ½E‖s − ∇log p‖² up to a constant.
 pub fn implicit_score_matching_host(
     score_fn: impl Fn(&Batch) -> Batch,
     x: &Batch,
@@ -152,8 +152,8 @@ pub fn denoising_score_matching_host(
 }
 
 /// Implicit score matching of the model's score at σ on noisy rows x̃, with given probes:
-/// batch mean of tr_FD ∇s(x̃) + ½‖s(x̃)‖² (seed 001 theorem; Pang et al. 2020). One forward pass
-/// over [x̃; x̃ + εv_1; x̃ − εv_1; …]; with s = a·y + b·F the trace term is
+/// batch mean of tr_FD ∇s(x̃) + ½‖s(x̃)‖² (Hyvärinen 2005, Theorem 1; Pang et al. 2020). One
+/// forward pass over [x̃; x̃ + εv_1; x̃ − εv_1; …]; with s = a·y + b·F the trace term is
 /// a‖v‖² + b·vᵀ(F₊ − F₋)/(2ε).
 pub fn implicit_score_matching_at(
     model: &Model,

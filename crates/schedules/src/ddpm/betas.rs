@@ -1,4 +1,5 @@
-//! β schedules: linear, scaled linear and cosine (REFERENCES "Noise grids").
+//! β schedules: linear (Ho et al. 2020, §4), scaled linear (Stable Diffusion's, as in
+//! diffusers) and cosine (Nichol & Dhariwal 2021, eq. 17).
 
 use serde::{Deserialize, Serialize};
 

@@ -7,7 +7,7 @@ use super::betas::linspace;
 use super::posterior::{posterior_mean_coefs, posterior_variance};
 use crate::error::{check_count, Result, ScheduleError};
 
-/// How n sampling timesteps are spread over 0…T−1 (REFERENCES "Noise grids").
+/// How n sampling timesteps are spread over 0…T−1 (diffusers' `timestep_spacing` options).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Spacing {

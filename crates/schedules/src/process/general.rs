@@ -1,5 +1,6 @@
-//! Processes given by coefficient functions: the Ornstein–Uhlenbeck form of seed 001 and a
-//! general linear SDE (seed 000), with integrals in closed form or by quadrature.
+//! Processes given by coefficient functions: the Ornstein–Uhlenbeck (VP) form of Song et al.
+//! 2021 (eq. 11) and a general linear SDE (Karras et al. 2022, App. B), with integrals in
+//! closed form or by quadrature.
 
 use std::fmt;
 
@@ -21,7 +22,8 @@ fn check_range(t_min: f64, t_max: f64) -> Result<(f64, f64)> {
     Ok((t_min, t_max))
 }
 
-/// Seed 001's forward process dX = −½g(t)X dt + √g(t) dW with a variance schedule g(t) ≥ 0:
+/// The VP forward process dX = −½g(t)X dt + √g(t) dW (Song et al. 2021, eq. 11, g = β) with a
+/// variance schedule g(t) ≥ 0:
 /// X_t | X_0 ~ N(α(t)X_0, h(t)I), α(t) = exp(−½∫₀ᵗ g), h = 1 − α². In the EDM frame
 /// s = α and σ = √h/α. (The trait's diffusion coefficient [`Process::g`] is √g.)
 pub struct OrnsteinUhlenbeck {
@@ -63,7 +65,7 @@ impl OrnsteinUhlenbeck {
         })
     }
 
-    /// The variance schedule g(t) of seed 001 (β(t) for the VP SDE).
+    /// The variance schedule g(t) (β(t) of the VP SDE, Song et al. 2021 eq. 11).
     pub fn variance_schedule(&self, t: f64) -> f64 {
         (self.schedule)(t)
     }
@@ -76,12 +78,12 @@ impl OrnsteinUhlenbeck {
         }
     }
 
-    /// α(t) = exp(−½∫₀ᵗ g) (seed 001, Lemma).
+    /// α(t) = exp(−½∫₀ᵗ g) (VP perturbation kernel, Song et al. 2021, App. B).
     pub fn alpha(&self, t: f64) -> f64 {
         (-0.5 * self.integrated_schedule(t)).exp()
     }
 
-    /// h(t) = 1 − α(t)² (seed 001, Lemma).
+    /// h(t) = 1 − α(t)² (VP perturbation kernel, Song et al. 2021, App. B).
     pub fn h(&self, t: f64) -> f64 {
         -(-self.integrated_schedule(t)).exp_m1()
     }
@@ -131,7 +133,7 @@ impl Process for OrnsteinUhlenbeck {
 }
 
 /// A general linear SDE dx = f(t)x dt + g(t) dw from closures, with s_t = exp ∫₀ᵗ f and
-/// σ_t = √(∫₀ᵗ g²/s²) by adaptive Gauss–Legendre quadrature (seed 000, "Forward Process").
+/// σ_t = √(∫₀ᵗ g²/s²) by adaptive Gauss–Legendre quadrature (Karras et al. 2022, App. B).
 pub struct LinearSde {
     f: ScalarFn,
     g: ScalarFn,
@@ -179,11 +181,11 @@ impl fmt::Debug for LinearSde {
 }
 
 impl Process for LinearSde {
-    /// s_t = exp ∫₀ᵗ f (seed 000).
+    /// s_t = exp ∫₀ᵗ f (Karras et al. 2022, App. B).
     fn s(&self, t: f64) -> f64 {
         self.integrated_f(t).exp()
     }
-    /// σ_t = √(∫₀ᵗ g²/s²) (seed 000).
+    /// σ_t = √(∫₀ᵗ g²/s²) (Karras et al. 2022, App. B).
     fn sigma(&self, t: f64) -> f64 {
         integrate(|xi| (self.g)(xi).powi(2) / self.s(xi).powi(2), 0.0, t).sqrt()
     }

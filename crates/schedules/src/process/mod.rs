@@ -1,6 +1,6 @@
 //! Continuous-time forward processes dx = f(t)x dt + g(t)dw in the EDM frame
-//! x_t = s(t)(x0 + σ(t)ε), with s(t) = exp ∫₀ᵗ f and σ(t)² = ∫₀ᵗ g²/s² (seed 000;
-//! Karras et al. 2022 eq. 6 inverted: f = ṡ/s, g = s√(2σσ̇)).
+//! x_t = s(t)(x0 + σ(t)ε), with s(t) = exp ∫₀ᵗ f and σ(t)² = ∫₀ᵗ g²/s² (Karras et al.
+//! 2022, §2 and App. B; Karras et al. 2022 eq. 6 inverted: f = ṡ/s, g = s√(2σσ̇)).
 
 mod general;
 #[cfg(test)]

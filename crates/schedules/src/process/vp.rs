@@ -50,7 +50,7 @@ fn check_eps(eps: f64) -> Result<f64> {
 }
 
 /// VP SDE dx = −½β(t)x dt + √β(t) dw (Song et al. 2021 eq. 11): log s = −¼t²(β_max − β_min)
-/// − ½tβ_min, σ = √(1/s² − 1) (REFERENCES "VP SDE"; Karras et al. 2022 Table 1).
+/// − ½tβ_min, σ = √(1/s² − 1) (Karras et al. 2022, Table 1).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct VpSde {
     beta: LinearBeta,
