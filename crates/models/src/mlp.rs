@@ -40,7 +40,7 @@ impl MlpConfig {
         if width == 0 {
             return Err(invalid("width", width, ">= 1"));
         }
-        if emb_dim < 2 || emb_dim % 2 != 0 {
+        if emb_dim < 2 || !emb_dim.is_multiple_of(2) {
             return Err(invalid("emb_dim", emb_dim, "even and >= 2"));
         }
         Ok(Self {

@@ -83,7 +83,7 @@ impl UNetConfig {
         if self.groups == 0 {
             return bad("groups", &0, ">= 1");
         }
-        if self.base == 0 || self.base % self.groups != 0 {
+        if self.base == 0 || !self.base.is_multiple_of(self.groups) {
             return bad(
                 "base",
                 &self.base,
@@ -100,7 +100,7 @@ impl UNetConfig {
         if !(1..=4).contains(&self.blocks_per_level) {
             return bad("blocks_per_level", &self.blocks_per_level, "in 1..=4");
         }
-        if self.emb_dim < 2 || self.emb_dim % 2 != 0 {
+        if self.emb_dim < 2 || !self.emb_dim.is_multiple_of(2) {
             return bad("emb_dim", &self.emb_dim, "even and >= 2");
         }
         if self.num_classes == Some(0) {

@@ -22,27 +22,6 @@ use crate::tensor::batch_to_tensor;
 #[cfg(test)]
 mod tests;
 
-/// The fixed reverse variance σ_t² of p_θ(x_{t−1}|x_t) (Ho et al. 2020, §3.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum VlbVariance {
-    /// σ_t² = β_t.
-    #[serde(alias = "fixedlarge")]
-    FixedLarge,
-    /// σ_t² = β̃_t.
-    #[serde(alias = "fixedsmall")]
-    FixedSmall,
-}
-
-impl VlbVariance {
-    pub fn reverse_variance(self) -> ReverseVariance {
-        match self {
-            VlbVariance::FixedLarge => ReverseVariance::FixedLarge,
-            VlbVariance::FixedSmall => ReverseVariance::FixedSmall,
-        }
-    }
-}
-
 /// How the network gives the mean μ_θ of p_θ(x_{t−1}|x_t) (Ho et al. 2020, Table 2 rows).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -127,8 +106,8 @@ pub fn prior_kl(x0: &Batch, schedule: &DdpmSchedule) -> Vec<f64> {
 /// w_t = β_t²/(2σ_t²α_t(1 − ᾱ_t)) (Ho et al. 2020, eq. 12), σ_t² from the likelihood
 /// log-variance ([`vlb_constant`] gives C_t). Entry 0 is the decoder step, where the bound
 /// uses the discretized decoder instead of this Gaussian form.
-pub fn vlb_weights(schedule: &DdpmSchedule, variance: VlbVariance) -> Vec<f64> {
-    let kind = variance.reverse_variance();
+pub fn vlb_weights(schedule: &DdpmSchedule, variance: ReverseVariance) -> Vec<f64> {
+    let kind = variance;
     (0..schedule.num_timesteps())
         .map(|t| {
             let var = schedule.likelihood_log_variance(t, kind).exp();
@@ -140,8 +119,8 @@ pub fn vlb_weights(schedule: &DdpmSchedule, variance: VlbVariance) -> Vec<f64> {
 
 /// Per-t weights for x0-prediction: L_t = w_t·‖x̂0 − x0‖² + d·C_t with w_t = c0²/(2σ_t²),
 /// c0 = √ᾱ_{t−1}β_t/(1 − ᾱ_t) the posterior x0 coefficient (Ho et al. 2020, eqs. 7–8).
-pub fn vlb_weights_x0(schedule: &DdpmSchedule, variance: VlbVariance) -> Vec<f64> {
-    let kind = variance.reverse_variance();
+pub fn vlb_weights_x0(schedule: &DdpmSchedule, variance: ReverseVariance) -> Vec<f64> {
+    let kind = variance;
     (0..schedule.num_timesteps())
         .map(|t| {
             let (c0, _) = schedule.posterior_mean_coefs(t);
@@ -152,8 +131,8 @@ pub fn vlb_weights_x0(schedule: &DdpmSchedule, variance: VlbVariance) -> Vec<f64
 
 /// C_t = ½(−1 + ln σ_t² − ln β̃_t + β̃_t/σ_t²), the per-dimension KL from the variance mismatch
 /// alone (0 for fixed_small), for 0-based t ≥ 1.
-pub fn vlb_constant(schedule: &DdpmSchedule, variance: VlbVariance, t: usize) -> f64 {
-    let lv_p = schedule.likelihood_log_variance(t, variance.reverse_variance());
+pub fn vlb_constant(schedule: &DdpmSchedule, variance: ReverseVariance, t: usize) -> f64 {
+    let lv_p = schedule.likelihood_log_variance(t, variance);
     gaussian_kl_f64(0.0, schedule.posterior_variance(t).ln(), 0.0, lv_p)
 }
 
@@ -166,14 +145,14 @@ pub fn vlb_terms_at(
     mean: VlbMean,
     x0: &Batch,
     schedule: &DdpmSchedule,
-    variance: VlbVariance,
+    variance: ReverseVariance,
     levels: u32,
     t: &[usize],
     eps: &Batch,
 ) -> Tensor<1> {
     let n = x0.n();
     let dev = model.device;
-    let kind = variance.reverse_variance();
+    let kind = variance;
     let sigma: Vec<f64> = t.iter().map(|&t| schedule.sigma(t)).collect();
     let s: Vec<f64> = t.iter().map(|&t| schedule.s(t)).collect();
     let coefs: Vec<(f64, f64)> = t
@@ -241,7 +220,7 @@ pub fn vlb_loss_at(
     mean: VlbMean,
     x0: &Batch,
     schedule: &DdpmSchedule,
-    variance: VlbVariance,
+    variance: ReverseVariance,
     levels: u32,
     t: &[usize],
     eps: &Batch,
@@ -258,7 +237,7 @@ pub fn vlb_loss(
     mean: VlbMean,
     x0: &Batch,
     schedule: &DdpmSchedule,
-    variance: VlbVariance,
+    variance: ReverseVariance,
     levels: u32,
     rng: &mut HostRng,
 ) -> Tensor<1> {
@@ -307,7 +286,7 @@ pub fn vlb_breakdown(
     mean: VlbMean,
     x0: &Batch,
     schedule: &DdpmSchedule,
-    variance: VlbVariance,
+    variance: ReverseVariance,
     levels: u32,
     rng: &mut HostRng,
 ) -> VlbBreakdown {

@@ -17,9 +17,6 @@ mod likelihood;
 mod memorization;
 mod score_agreement;
 
-pub use jacobian::{JacobianMethodSpec, JacobianSpec};
-pub use memorization::MemorizationSpec;
-
 /// The measured values of a cell: named metric columns and the sampler's NFE, and for
 /// tasks that measure a curve per cell (e.g. a spectrum), detail rows: the table then has
 /// one row per detail row, each with the cell's parameters and metrics.

@@ -40,6 +40,8 @@ frechet_to_data = { rel = 0.005 }
 max_parallel = 1
 "#;
 
+/// Finished cell records (`cells/<id>.toml`; not the hidden temporary files of a write in
+/// progress).
 fn count_cells(results: &Path) -> usize {
     let Ok(runs) = std::fs::read_dir(results.join("runs/resume_test")) else {
         return 0;
@@ -47,8 +49,11 @@ fn count_cells(results: &Path) -> usize {
     runs.filter_map(|e| std::fs::read_dir(e.ok()?.path().join("cells")).ok())
         .flatten()
         .filter(|e| {
-            e.as_ref()
-                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "toml"))
+            e.as_ref().is_ok_and(|e| {
+                let path = e.path();
+                path.extension().is_some_and(|x| x == "toml")
+                    && !runner::files::is_temp_path(&path)
+            })
         })
         .count()
 }

@@ -35,27 +35,42 @@ pub fn heun(denoiser: &dyn Denoiser, x: Batch, sigmas: &[f64], trace: &mut Trace
     let mut x = x;
     trace.push(sigmas[0], &x);
     for w in sigmas.windows(2) {
-        x = heun_step(denoiser, &x, w[0], w[1], trace);
+        x = edm_heun_step(denoiser, &x, w[0], w[1], trace);
         trace.push(w[1], &x);
     }
     x
 }
 
-/// One step of Algorithm 1 from σ to σ_next (lines 4–8).
-fn heun_step(
+/// One step of Heun's method (the explicit trapezoidal rule) for dx/dt = slope(x, t) from
+/// t to t_next (Karras et al. 2022, Algorithm 1, lines 4–8, for σ(t) = t; the same step on
+/// a general process's PF-ODE in `sde::pf_ode_heun`). With `euler_only` (t_next is σ = 0,
+/// where the slope is undefined) the second-order correction is skipped.
+pub fn heun_step(
+    slope: &mut dyn FnMut(&Batch, f64) -> Batch,
+    x: &Batch,
+    t: f64,
+    t_next: f64,
+    euler_only: bool,
+) -> Batch {
+    let d = slope(x, t);
+    let x_euler = x.lincomb(1.0, &d, t_next - t);
+    if euler_only {
+        return x_euler;
+    }
+    let d_next = slope(&x_euler, t_next);
+    x.lincomb(1.0, &d.lincomb(0.5, &d_next, 0.5), t_next - t)
+}
+
+/// One step of Algorithm 1 on the EDM PF-ODE from σ to σ_next.
+fn edm_heun_step(
     denoiser: &dyn Denoiser,
     x: &Batch,
     sigma: f64,
     sigma_next: f64,
     trace: &mut Trace,
 ) -> Batch {
-    let d = ode_slope(denoiser, x, sigma, trace);
-    let x_euler = x.lincomb(1.0, &d, sigma_next - sigma);
-    if sigma_next == 0.0 {
-        return x_euler;
-    }
-    let d_next = ode_slope(denoiser, &x_euler, sigma_next, trace);
-    x.lincomb(1.0, &d.lincomb(0.5, &d_next, 0.5), sigma_next - sigma)
+    let mut slope = |x: &Batch, s: f64| ode_slope(denoiser, x, s, trace);
+    heun_step(&mut slope, x, sigma, sigma_next, sigma_next == 0.0)
 }
 
 /// The stochasticity parameters of Karras et al. 2022, Algorithm 2.
@@ -115,7 +130,7 @@ pub fn stochastic<R: Rng + ?Sized>(
                 &z,
             );
         }
-        x = heun_step(denoiser, &x, sigma_hat, sigma_next, trace);
+        x = edm_heun_step(denoiser, &x, sigma_hat, sigma_next, trace);
         trace.push(sigma_next, &x);
     }
     x

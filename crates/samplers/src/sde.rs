@@ -3,6 +3,7 @@
 //! the probability-flow ODE with Euler or Heun (Song et al. 2021; Karras et al. 2022,
 //! eq. 4), and the predictor–corrector sampler (Song et al. 2021, Algorithms 2–3).
 
+use crate::edm::heun_step;
 use crate::{score_from_denoised, Batch, Denoiser, Trace};
 use rand::Rng;
 use schedules::convert::{process_pf_ode_drift, process_reverse_sde_drift};
@@ -112,14 +113,8 @@ pub fn pf_ode_heun(
     trace.push(process.sigma(ts[0]), &x);
     for w in ts.windows(2) {
         let (t, t_next) = (w[0], w[1]);
-        let d = pf_ode_drift(denoiser, process, &x, t, trace);
-        let x_euler = x.lincomb(1.0, &d, t_next - t);
-        x = if process.sigma(t_next) == 0.0 {
-            x_euler
-        } else {
-            let d_next = pf_ode_drift(denoiser, process, &x_euler, t_next, trace);
-            x.lincomb(1.0, &d.lincomb(0.5, &d_next, 0.5), t_next - t)
-        };
+        let mut drift = |x: &Batch, t: f64| pf_ode_drift(denoiser, process, x, t, trace);
+        x = heun_step(&mut drift, &x, t, t_next, process.sigma(t_next) == 0.0);
         trace.push(process.sigma(t_next), &x);
     }
     x

@@ -41,7 +41,7 @@ pub enum SamplerSpec {
     /// `clip_x0 = [−1, 1]` clips x̂0 to the data range before each step (Ho et al.'s sampler).
     Ancestral {
         #[serde(default)]
-        variance: VarianceChoice,
+        variance: ReverseVariance,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         clip_x0: Option<X0Clip>,
     },
@@ -75,17 +75,6 @@ pub enum SamplerSpec {
         #[serde(default = "yes")]
         denoise_final: bool,
     },
-}
-
-/// The reverse variance of ancestral sampling, as written in files.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum VarianceChoice {
-    /// β_t (Ho et al. 2020's choice for CIFAR-10 samples).
-    #[default]
-    Fixedlarge,
-    /// β̃_t.
-    Fixedsmall,
 }
 
 fn infinity() -> f64 {
@@ -284,10 +273,6 @@ pub fn sample<R: Rng + ?Sized>(
             let x = ddpm::initial_noise(n, d, rng);
             match *spec {
                 SamplerSpec::Ancestral { variance, clip_x0 } => {
-                    let variance = match variance {
-                        VarianceChoice::Fixedlarge => ReverseVariance::FixedLarge,
-                        VarianceChoice::Fixedsmall => ReverseVariance::FixedSmall,
-                    };
                     ddpm::ancestral(denoiser, x, &steps, variance, clip_x0, rng, &mut trace)
                 }
                 SamplerSpec::Ddim { eta, clip_x0 } => {
@@ -487,7 +472,7 @@ mod tests {
         assert_eq!(
             s,
             SamplerSpec::Ancestral {
-                variance: VarianceChoice::Fixedlarge,
+                variance: ReverseVariance::FixedLarge,
                 clip_x0: Some(X0Clip {
                     low: -1.0,
                     high: 1.0

@@ -10,7 +10,8 @@ use schedules::DdpmSchedule;
 use super::model::{affine, column, noisy, row_lincomb, scale_rows, Model};
 use crate::error::ModelError;
 use crate::tensor::batch_to_tensor;
-use crate::vlb::{vlb_loss_at, VlbMean, VlbVariance};
+use crate::vlb::{vlb_loss_at, VlbMean};
+use schedules::ReverseVariance;
 
 /// n timesteps uniform in `start..T` (0-based), drawn on the host.
 pub fn draw_timesteps(
@@ -189,7 +190,7 @@ pub fn hybrid_at(
     t: &[usize],
     eps: &Batch,
     lambda: f64,
-    variance: VlbVariance,
+    variance: ReverseVariance,
     levels: u32,
 ) -> Tensor<1> {
     let simple = l_simple_at(model, x0, schedule, t, eps);
@@ -203,7 +204,7 @@ pub fn hybrid(
     x0: &Batch,
     schedule: &DdpmSchedule,
     lambda: f64,
-    variance: VlbVariance,
+    variance: ReverseVariance,
     levels: u32,
     rng: &mut HostRng,
 ) -> Tensor<1> {

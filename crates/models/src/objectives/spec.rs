@@ -11,7 +11,8 @@ use super::score::Probe;
 use crate::error::ModelError;
 use crate::net::Net;
 use crate::precond::Parameterization;
-use crate::vlb::{vlb_loss, VlbMean, VlbVariance};
+use crate::vlb::{vlb_loss, VlbMean};
+use schedules::ReverseVariance;
 
 /// A training objective. DDPM objectives (`l_simple`, `vlb`, `hybrid`, `x0_mse`) need a
 /// DDPM schedule; the others draw their own σ.
@@ -31,7 +32,7 @@ pub enum Objective {
     /// [−1, 1]; `levels` absent: the data's own ([`Objective::resolve_levels`]).
     Vlb {
         #[serde(default = "default_variance")]
-        variance: VlbVariance,
+        variance: ReverseVariance,
         parameterization: VlbMean,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         levels: Option<u32>,
@@ -41,7 +42,7 @@ pub enum Objective {
         #[serde(default = "default_lambda")]
         lambda: f64,
         #[serde(default = "default_variance")]
-        variance: VlbVariance,
+        variance: ReverseVariance,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         levels: Option<u32>,
     },
@@ -75,8 +76,8 @@ fn default_p_std() -> f64 {
 fn default_lambda() -> f64 {
     0.001
 }
-fn default_variance() -> VlbVariance {
-    VlbVariance::FixedLarge
+fn default_variance() -> ReverseVariance {
+    ReverseVariance::FixedLarge
 }
 
 fn positive(key: &str, value: f64) -> Result<(), ModelError> {

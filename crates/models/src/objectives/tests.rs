@@ -13,7 +13,8 @@ use crate::mlp::MlpConfig;
 use crate::net::Net;
 use crate::precond::Parameterization;
 use crate::tensor::tensor_to_batch;
-use crate::vlb::{vlb_weights_x0, VlbMean, VlbVariance};
+use crate::vlb::{vlb_weights_x0, VlbMean};
+use schedules::ReverseVariance;
 
 pub(crate) fn tiny_net(dim: usize, seed: u64, device: &Device) -> Net {
     Net::Mlp(
@@ -161,7 +162,7 @@ fn x0_mse_uses_the_p1_weight_of_seed_003() {
         sq.iter().sum::<f64>() / 6.0,
         2e-4,
     );
-    let w = vlb_weights_x0(&sched, VlbVariance::FixedSmall);
+    let w = vlb_weights_x0(&sched, ReverseVariance::FixedSmall);
     for t in [1, 2, 30, 49] {
         close(p1_weight(&sched, t), p1(t), 1e-12);
         close(w[t], p1(t), 1e-12);
@@ -358,18 +359,18 @@ fn every_objective_gives_a_finite_differentiable_loss() {
         },
         Objective::LSimple,
         Objective::Vlb {
-            variance: VlbVariance::FixedLarge,
+            variance: ReverseVariance::FixedLarge,
             parameterization: VlbMean::Eps,
             levels: Some(6),
         },
         Objective::Vlb {
-            variance: VlbVariance::FixedSmall,
+            variance: ReverseVariance::FixedSmall,
             parameterization: VlbMean::Mu,
             levels: Some(6),
         },
         Objective::Hybrid {
             lambda: 0.001,
-            variance: VlbVariance::FixedSmall,
+            variance: ReverseVariance::FixedSmall,
             levels: Some(6),
         },
         Objective::X0Mse { weighted: true },
@@ -418,7 +419,7 @@ fn objective_table_parses_validates_and_names_missing_schedules() {
     assert_eq!(
         parse("kind = \"vlb\"\nvariance = \"fixed_small\"\nparameterization = \"mu\"").unwrap(),
         Objective::Vlb {
-            variance: VlbVariance::FixedSmall,
+            variance: ReverseVariance::FixedSmall,
             parameterization: VlbMean::Mu,
             levels: None
         }
@@ -426,7 +427,7 @@ fn objective_table_parses_validates_and_names_missing_schedules() {
     assert_eq!(
         parse("kind = \"vlb\"\nparameterization = \"eps\"\nlevels = 17").unwrap(),
         Objective::Vlb {
-            variance: VlbVariance::FixedLarge,
+            variance: ReverseVariance::FixedLarge,
             parameterization: VlbMean::Eps,
             levels: Some(17)
         }
@@ -435,7 +436,7 @@ fn objective_table_parses_validates_and_names_missing_schedules() {
         parse("kind = \"hybrid\"").unwrap(),
         Objective::Hybrid {
             lambda: 0.001,
-            variance: VlbVariance::FixedLarge,
+            variance: ReverseVariance::FixedLarge,
             levels: None
         }
     );
@@ -533,7 +534,7 @@ fn mu_mse_is_the_mse_between_the_posterior_mean_and_the_raw_output_on_x_t() {
 #[test]
 fn mean_predicting_objectives_and_decoder_levels_from_the_data() {
     let vlb = |p: VlbMean, levels: Option<u32>| Objective::Vlb {
-        variance: VlbVariance::FixedLarge,
+        variance: ReverseVariance::FixedLarge,
         parameterization: p,
         levels,
     };

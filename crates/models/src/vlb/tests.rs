@@ -69,12 +69,12 @@ fn vlb_weights_reproduce_the_kl_between_posterior_and_model_gaussians() {
     let sched = schedule(50);
     let mut rng = seeded(1);
     let d = 4;
-    for variance in [VlbVariance::FixedLarge, VlbVariance::FixedSmall] {
+    for variance in [ReverseVariance::FixedLarge, ReverseVariance::FixedSmall] {
         let (w_eps, w_x0) = (
             vlb_weights(&sched, variance),
             vlb_weights_x0(&sched, variance),
         );
-        let kind = variance.reverse_variance();
+        let kind = variance;
         for t in [1usize, 5, 25, 49] {
             let x0 = Batch::standard_normal(1, d, &mut rng);
             let eps = Batch::standard_normal(1, d, &mut rng);
@@ -112,8 +112,8 @@ fn vlb_weights_reproduce_the_kl_between_posterior_and_model_gaussians() {
             assert!((w_eps[t] - eq12).abs() < 1e-12 * eq12);
         }
     }
-    assert!(vlb_constant(&sched, VlbVariance::FixedSmall, 7).abs() < 1e-12);
-    assert!(vlb_constant(&sched, VlbVariance::FixedLarge, 7) > 1e-3);
+    assert!(vlb_constant(&sched, ReverseVariance::FixedSmall, 7).abs() < 1e-12);
+    assert!(vlb_constant(&sched, ReverseVariance::FixedLarge, 7) > 1e-3);
 }
 
 #[test]
@@ -192,7 +192,7 @@ fn vlb_terms_match_a_host_evaluation_of_the_same_network_outputs() {
         (VlbMean::X0, Parameterization::default()),
         (VlbMean::Mu, Parameterization::Eps),
     ] {
-        for variance in [VlbVariance::FixedLarge, VlbVariance::FixedSmall] {
+        for variance in [ReverseVariance::FixedLarge, ReverseVariance::FixedSmall] {
             let model = Model::new(&net, param, &dev);
             let got: Vec<f32> = vlb_terms_at(&model, mean, &x0, &sched, variance, 6, &t, &eps)
                 .try_into_vec_as::<f32>()
@@ -208,7 +208,7 @@ fn vlb_terms_match_a_host_evaluation_of_the_same_network_outputs() {
                     let (c0, ct) = sched.posterior_mean_coefs(ti);
                     d.lincomb(c0, &x_t, ct)
                 };
-                let lv_p = sched.likelihood_log_variance(ti, variance.reverse_variance());
+                let lv_p = sched.likelihood_log_variance(ti, variance);
                 let want: f64 = if ti == 0 {
                     let s = (0.5 * lv_p).exp();
                     (0..2)
@@ -262,7 +262,7 @@ fn breakdown_sums_its_terms_and_the_sampled_loss_is_t_times_a_term() {
         VlbMean::Eps,
         &x0,
         &sched,
-        VlbVariance::FixedLarge,
+        ReverseVariance::FixedLarge,
         6,
         &mut seeded(6),
     );
@@ -284,7 +284,7 @@ fn breakdown_sums_its_terms_and_the_sampled_loss_is_t_times_a_term() {
         VlbMean::Eps,
         &x0,
         &sched,
-        VlbVariance::FixedLarge,
+        ReverseVariance::FixedLarge,
         6,
         &[3, 3],
         &eps,
@@ -296,7 +296,7 @@ fn breakdown_sums_its_terms_and_the_sampled_loss_is_t_times_a_term() {
         VlbMean::Eps,
         &x0,
         &sched,
-        VlbVariance::FixedLarge,
+        ReverseVariance::FixedLarge,
         6,
         &[3, 3],
         &eps,

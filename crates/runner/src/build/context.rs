@@ -7,7 +7,7 @@
 use crate::build::cache::CacheEntry;
 use crate::build::memo::memo;
 use crate::config::{Experiment, ModelSpec, Reference, TeleportGaussian};
-use crate::plan::content_hash;
+use crate::hash::content_hash;
 use analytic::{DeltaMixture, Gaussian, GaussianMixture};
 use anyhow::{anyhow, bail, Context, Result};
 use data::synthetic::Synthetic;

@@ -6,7 +6,7 @@
 
 use crate::build::cache::CacheEntry;
 use crate::build::context::CellData;
-use crate::plan::content_hash;
+use crate::hash::content_hash;
 use anyhow::{bail, Context, Result};
 use burn::tensor::Device;
 use models::classifier::{accuracy, train_classifier, Classifier, ClassifierConfig};

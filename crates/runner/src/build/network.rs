@@ -8,7 +8,7 @@
 use crate::build::cache::CacheEntry;
 use crate::build::context::CellData;
 use crate::config::{Experiment, NetworkSpec};
-use crate::plan::content_hash;
+use crate::hash::content_hash;
 use crate::table::{Table, Values};
 use anyhow::{anyhow, Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};

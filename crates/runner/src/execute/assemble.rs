@@ -29,7 +29,7 @@ pub fn assemble_table(records: &[CellRecord], e: &Experiment) -> Result<Table> {
         bail!("no cells to tabulate")
     };
     let param_names: Vec<String> = first.params.keys().cloned().collect();
-    let (axes, _) = crate::plan::sweep_axes(&e.sweep)?;
+    let (axes, _) = crate::config::sweep::sweep_axes(&e.sweep)?;
     let ordered_params: Vec<String> = axes
         .iter()
         .map(|a| a.column.clone())
@@ -154,7 +154,7 @@ fn expand_detail_rows(table: Table, records: &[CellRecord], n_params: usize) -> 
 
 /// The columns that identify a row: the swept keys, then the task's detail-row keys.
 pub fn row_key_columns(e: &Experiment) -> Result<Vec<String>> {
-    let mut keys: Vec<String> = crate::plan::sweep_axes(&e.sweep)?
+    let mut keys: Vec<String> = crate::config::sweep::sweep_axes(&e.sweep)?
         .0
         .into_iter()
         .map(|a| a.column)
@@ -263,7 +263,7 @@ fn param_column(records: &[CellRecord], name: &str) -> Result<Values> {
 /// The columns of the run's table, known before it runs: the swept keys, every cell's
 /// metric columns, the derived columns, `nfe`, `seed`, `wall_s` and the detail columns.
 pub fn predicted_columns(cells: &[Cell], e: &Experiment) -> Result<Vec<String>> {
-    let mut out: Vec<String> = crate::plan::sweep_axes(&e.sweep)?
+    let mut out: Vec<String> = crate::config::sweep::sweep_axes(&e.sweep)?
         .0
         .into_iter()
         .map(|a| a.column)
@@ -306,7 +306,7 @@ pub fn predicted_columns(cells: &[Cell], e: &Experiment) -> Result<Vec<String>> 
 /// Checks `[check]` and `[[plot]]` against the columns the run will write, before it
 /// runs: each error names the key and its line.
 pub fn check_outputs(file: &ExperimentFile, e: &Experiment, cells: &[Cell]) -> Result<()> {
-    let (axes, _) = crate::plan::sweep_axes(&e.sweep)?;
+    let (axes, _) = crate::config::sweep::sweep_axes(&e.sweep)?;
     for (key, over) in [
         ("metrics.convergence_over", &e.metrics.convergence_over),
         ("metrics.relative_over", &e.metrics.relative_over),

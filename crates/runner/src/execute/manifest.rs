@@ -5,11 +5,23 @@ use crate::build::network::network_entry;
 use crate::config::{Experiment, ModelSpec};
 use crate::execute::RunOptions;
 use crate::files::write_bytes_atomically;
-use crate::plan::{content_hash, result_defining, Cell};
+use crate::hash::{content_hash, result_defining};
+use crate::plan::Cell;
 use anyhow::Result;
 use std::path::Path;
 use std::time::SystemTime;
 use toml::Value;
+
+/// What happened in a run, for its manifest.
+pub struct RunFacts<'a> {
+    pub started: SystemTime,
+    /// The cells of the run (of its shard).
+    pub cells: &'a [Cell],
+    /// How many of them ran now (the others were reused).
+    pub ran: usize,
+    /// Cells computed at once.
+    pub cell_threads: usize,
+}
 
 /// `manifest.toml`: the resolved configuration and everything needed to trust or
 /// repeat the run.
@@ -18,11 +30,14 @@ pub fn write_manifest(
     e: &Experiment,
     table: &toml::Table,
     options: &RunOptions,
-    started: SystemTime,
-    cells: &[Cell],
-    ran: usize,
-    cell_threads: usize,
+    facts: &RunFacts,
 ) -> Result<()> {
+    let RunFacts {
+        started,
+        cells,
+        ran,
+        cell_threads,
+    } = *facts;
     let mut m = toml::Table::new();
     let mut run = toml::Table::new();
     run.insert("experiment".into(), e.experiment.name.clone().into());

@@ -21,7 +21,8 @@ pub use records::{load_records, CellRecord};
 
 use crate::config::{Experiment, ExperimentFile};
 use crate::files::{create_dir_all, remove_stale_temps, FileLock};
-use crate::plan::{content_hash, plan_cells, result_defining, Cell, Shard};
+use crate::hash::{content_hash, result_defining};
+use crate::plan::{plan_cells, Cell, Shard};
 use crate::table::Table;
 use crate::tasks::run_cell;
 use anyhow::{Context, Result};
@@ -146,16 +147,13 @@ pub fn run_experiment(path: &Path, options: &RunOptions) -> Result<RunOutcome> {
     let ordered: Vec<CellRecord> = cells.iter().map(|c| records[&c.id].clone()).collect();
     let result_table = assemble_table(&ordered, &experiment)?;
     write_outputs(&dir, &result_table, &experiment)?;
-    manifest::write_manifest(
-        &dir,
-        &experiment,
-        &table,
-        options,
+    let facts = manifest::RunFacts {
         started,
-        &cells,
-        todo.len(),
-        threads,
-    )?;
+        cells: &cells,
+        ran: todo.len(),
+        cell_threads: threads,
+    };
+    manifest::write_manifest(&dir, &experiment, &table, options, &facts)?;
     log.say(format!("wrote {}", dir.join("table.parquet").display()));
     Ok(RunOutcome {
         dir,

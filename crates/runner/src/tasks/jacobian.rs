@@ -7,6 +7,7 @@
 
 use super::Measured;
 use crate::build::context::{cell_data, cell_denoiser};
+use crate::config::tasks::{JacobianMethodSpec, JacobianSpec};
 use crate::config::{Experiment, ProbeSplit};
 use crate::image_grid::{write_image_grid, Tile, TileScale};
 use crate::plan::Cell;
@@ -19,41 +20,7 @@ use metrics::jacobian::{
 use metrics::sure::sure_term;
 use samplers::rng::{derive_seed, seeded};
 use samplers::{Batch, Denoiser};
-use serde::{Deserialize, Serialize};
 use std::path::Path;
-
-/// `[jacobian]`: what the jacobian task measures.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JacobianSpec {
-    /// Energy level of the rank (Wang et al. 2024 use 0.99).
-    #[serde(default = "default_energy")]
-    pub energy: f64,
-    /// r > 0: principal angles between the top-r eigenvectors of the model's and the
-    /// reference's symmetric Jacobians (e.g. the MoLRG subspace dimension).
-    #[serde(default)]
-    pub subspace_dim: usize,
-    /// `auto`: each denoiser's own Jacobian (exact for closed forms, reverse-mode autodiff
-    /// for networks), finite differences for the rest; `finite_difference`: always finite
-    /// differences (to compare the two).
-    #[serde(default)]
-    pub method: JacobianMethodSpec,
-    /// Finite-difference step relative to σ, for denoisers without their own Jacobian.
-    #[serde(default = "default_fd_step")]
-    pub fd_step: f64,
-    /// Write the top eigenvectors of the first probe as an image grid (image data only).
-    #[serde(default)]
-    pub eigenvector_images: usize,
-}
-
-/// `jacobian.method`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JacobianMethodSpec {
-    #[default]
-    Auto,
-    FiniteDifference,
-}
 
 impl From<JacobianMethodSpec> for JacobianMethod {
     fn from(spec: JacobianMethodSpec) -> Self {
@@ -61,38 +28,6 @@ impl From<JacobianMethodSpec> for JacobianMethod {
             JacobianMethodSpec::Auto => JacobianMethod::Auto,
             JacobianMethodSpec::FiniteDifference => JacobianMethod::FiniteDifference,
         }
-    }
-}
-
-fn default_energy() -> f64 {
-    0.99
-}
-fn default_fd_step() -> f64 {
-    0.02
-}
-
-impl Default for JacobianSpec {
-    fn default() -> Self {
-        toml::from_str("").expect("defaults deserialize")
-    }
-}
-
-impl JacobianSpec {
-    /// Range checks; errors name the key and the value.
-    pub fn validate(&self) -> Result<(), (String, String)> {
-        if !(self.energy > 0.0 && self.energy <= 1.0) {
-            return Err((
-                "jacobian.energy".into(),
-                format!("jacobian.energy = {} must be in (0, 1]", self.energy),
-            ));
-        }
-        if !(self.fd_step > 0.0 && self.fd_step.is_finite()) {
-            return Err((
-                "jacobian.fd_step".into(),
-                format!("jacobian.fd_step = {} must be > 0", self.fd_step),
-            ));
-        }
-        Ok(())
     }
 }
 

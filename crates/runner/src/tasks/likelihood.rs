@@ -51,7 +51,7 @@ pub fn nll_columns(
         matches!(&e.model, ModelSpec::Network(spec) if spec.objective.predicts_mean());
     let config = VlbConfig {
         levels: levels as usize,
-        variance: e.metrics.nll_variance.reverse_variance(),
+        variance: e.metrics.nll_variance,
         clip_denoised: e.metrics.nll_clip_denoised && !predicts_mean,
         t_subset: e.metrics.nll_t_subset,
     };

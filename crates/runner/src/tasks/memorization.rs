@@ -19,64 +19,7 @@ use metrics::memorization::{cosine_similarity, memorized_fraction, nearest_neigh
 use metrics::moments::mean_and_covariance;
 use samplers::rng::{derive_seed, seeded};
 use samplers::{Batch, Denoiser};
-use serde::{Deserialize, Serialize};
 use std::path::Path;
-
-/// `[memorization]`: the size of each training half and the memorization criterion.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MemorizationSpec {
-    /// N: training images in each of the two disjoint halves (2N ≤ the data set's size).
-    #[serde(default = "default_size")]
-    pub size: usize,
-    /// A sample is memorized when d₁/d₂ < threshold, d₁ and d₂ its distances to the
-    /// nearest and second-nearest image of its model's training half (1/3: Yoon et al.
-    /// 2023, as in Kadkhodaie et al. 2024 and Wang et al. 2024).
-    #[serde(default = "default_threshold")]
-    pub threshold: f64,
-    /// Write the first `images` sample pairs with their nearest training images as an
-    /// image grid `images/samples_<cell>.png` (0: none).
-    #[serde(default)]
-    pub images: usize,
-}
-
-fn default_size() -> usize {
-    100
-}
-fn default_threshold() -> f64 {
-    metrics::memorization::MEMORIZATION_RATIO
-}
-
-impl Default for MemorizationSpec {
-    fn default() -> Self {
-        toml::from_str("").expect("defaults deserialize")
-    }
-}
-
-impl MemorizationSpec {
-    /// Range checks; errors name the key and the value.
-    pub fn validate(&self) -> Result<(), (String, String)> {
-        if self.size < 2 {
-            return Err((
-                "memorization.size".into(),
-                format!(
-                    "memorization.size = {} must be ≥ 2 (the memorization ratio needs a second-nearest training image)",
-                    self.size
-                ),
-            ));
-        }
-        if !(self.threshold > 0.0 && self.threshold <= 1.0) {
-            return Err((
-                "memorization.threshold".into(),
-                format!(
-                    "memorization.threshold = {} must be in (0, 1]",
-                    self.threshold
-                ),
-            ));
-        }
-        Ok(())
-    }
-}
 
 /// Two disjoint sets of `size` indices out of `0..n`: one permutation drawn from `seed`
 /// (the indices sorted by a seeded hash of each), its even positions for half 0 and its odd positions for half 1. The halves of a

@@ -1,11 +1,18 @@
 //! The forward posterior q(x_{t−1} | x_t, x0) and the reverse variances of Ho et al. 2020.
 
-/// Which fixed variance the reverse step p(x_{t−1} | x_t) uses (Ho et al. 2020 §3.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which fixed variance the reverse step p(x_{t−1} | x_t) uses (Ho et al. 2020 §3.2): the
+/// one variance choice of the workspace, for ancestral sampling, the DDPM bound and its
+/// training objectives. Written `fixed_large` / `fixed_small` (or `fixedlarge` /
+/// `fixedsmall`, Ho et al.'s code's names) in experiment files.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ReverseVariance {
     /// σ_t² = β_t ("fixedlarge"; optimal for x0 ~ N(0, I)).
+    #[default]
+    #[serde(alias = "fixedlarge")]
     FixedLarge,
     /// σ_t² = β̃_t ("fixedsmall"; optimal for x0 deterministic).
+    #[serde(alias = "fixedsmall")]
     FixedSmall,
 }
 

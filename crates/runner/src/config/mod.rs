@@ -2,10 +2,14 @@
 //! applies a `[profile.NAME]` and `--set` overrides, and checks every key strictly before
 //! any work starts. Errors name the file, the line, the key and what is allowed.
 
+pub mod plot;
+pub mod sweep;
+pub mod tasks;
+
 use crate::overrides::apply_all;
-use crate::plot::PlotSpec;
 use anyhow::{bail, Context, Result};
 use data::DataSpec;
+use plot::PlotSpec;
 use samplers::SamplerSpec;
 use schedules::ScheduleSpec;
 use serde::{Deserialize, Serialize};
@@ -34,9 +38,9 @@ pub struct Experiment {
     #[serde(default)]
     pub probe: ProbeSpec,
     #[serde(default)]
-    pub jacobian: crate::tasks::JacobianSpec,
+    pub jacobian: tasks::JacobianSpec,
     #[serde(default)]
-    pub memorization: crate::tasks::MemorizationSpec,
+    pub memorization: tasks::MemorizationSpec,
     #[serde(default)]
     pub sweep: Table,
     #[serde(default)]
@@ -140,7 +144,7 @@ pub enum ModelSpec {
     /// The empirical (delta-mixture) denoiser of the training split: it memorizes.
     Delta,
     /// A burn network trained on the training split (cached; see [`NetworkSpec`]).
-    Network(NetworkSpec),
+    Network(Box<NetworkSpec>),
 }
 
 /// `[model] kind = "network"`: architecture, parameterization, objective and training.
@@ -279,7 +283,7 @@ pub struct MetricsSpec {
     pub nll_t_subset: Option<usize>,
     /// `nll_bits_per_dim`: the reverse variance of the model's p(x_{t−1}|x_t).
     #[serde(default = "default_nll_variance")]
-    pub nll_variance: models::vlb::VlbVariance,
+    pub nll_variance: schedules::ReverseVariance,
     /// `nll_bits_per_dim`: clip x̂0 to [−1, 1] before the posterior mean, as Ho et al.
     /// (μ̃-predicting networks are never clipped: their mean is their output).
     #[serde(default = "yes")]
@@ -290,8 +294,8 @@ pub struct MetricsSpec {
     pub sample_images: usize,
 }
 
-fn default_nll_variance() -> models::vlb::VlbVariance {
-    models::vlb::VlbVariance::FixedLarge
+fn default_nll_variance() -> schedules::ReverseVariance {
+    schedules::ReverseVariance::FixedLarge
 }
 
 fn one() -> usize {
@@ -955,13 +959,10 @@ fn parse_table(name: &str, value: &Value) -> Result<(), String> {
         "sampler" => value.clone().try_into::<SamplerSpec>().map(drop),
         "metrics" => value.clone().try_into::<MetricsSpec>().map(drop),
         "probe" => value.clone().try_into::<ProbeSpec>().map(drop),
-        "jacobian" => value
-            .clone()
-            .try_into::<crate::tasks::JacobianSpec>()
-            .map(drop),
+        "jacobian" => value.clone().try_into::<tasks::JacobianSpec>().map(drop),
         "memorization" => value
             .clone()
-            .try_into::<crate::tasks::MemorizationSpec>()
+            .try_into::<tasks::MemorizationSpec>()
             .map(drop),
         "plot" => value.clone().try_into::<Vec<PlotSpec>>().map(drop),
         "check" => value
@@ -1091,7 +1092,7 @@ fn probe_swept(sweep: &Table) -> bool {
 fn validate_jacobian_method(e: &Experiment) -> Result<(), KeyError> {
     let conditional = matches!(&e.model, ModelSpec::Network(n) if n.conditional);
     if e.experiment.task == Task::Jacobian
-        && e.jacobian.method == crate::tasks::JacobianMethodSpec::FiniteDifference
+        && e.jacobian.method == tasks::JacobianMethodSpec::FiniteDifference
         && conditional
     {
         return Err(KeyError::new(
@@ -1212,7 +1213,7 @@ fn validate(e: &Experiment) -> Result<(), KeyError> {
             "run.memory_mib = 0 must be ≥ 1",
         ));
     }
-    crate::plan::sweep_axes(&e.sweep).map_err(|err| KeyError::new("sweep", err.to_string()))?;
+    sweep::sweep_axes(&e.sweep).map_err(|err| KeyError::new("sweep", err.to_string()))?;
     Ok(())
 }
 
