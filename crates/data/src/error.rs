@@ -42,6 +42,21 @@ pub enum DataError {
 pub type Result<T, E = DataError> = std::result::Result<T, E>;
 
 impl DataError {
+    /// The `[data]` key the error is about (`noise` of `moons.noise = …`), when it is about
+    /// a parameter rather than a file.
+    pub fn key(&self) -> Option<&str> {
+        use analytic::AnalyticError as A;
+        let name: &str = match self {
+            Self::InvalidParameter { name, .. } => name,
+            Self::Analytic(A::InvalidValue { name, .. }) => name,
+            Self::Analytic(A::Shape { name, .. })
+            | Self::Analytic(A::NotSymmetric { name, .. })
+            | Self::Analytic(A::NotPsd { name, .. }) => name,
+            _ => return None,
+        };
+        Some(name.rsplit('.').next().unwrap_or(name))
+    }
+
     /// `InvalidParameter` from a name, a printable value and the violated requirement.
     pub fn invalid(name: &str, value: impl std::fmt::Debug, requirement: &str) -> Self {
         Self::InvalidParameter {

@@ -51,8 +51,7 @@ fn count_cells(results: &Path) -> usize {
         .filter(|e| {
             e.as_ref().is_ok_and(|e| {
                 let path = e.path();
-                path.extension().is_some_and(|x| x == "toml")
-                    && !runner::files::is_temp_path(&path)
+                path.extension().is_some_and(|x| x == "toml") && !runner::files::is_temp_path(&path)
             })
         })
         .count()

@@ -335,3 +335,19 @@ fn sizes_the_data_cannot_hold_are_refused_before_any_work() {
         );
     }
 }
+
+#[test]
+fn a_profile_name_that_is_not_a_plain_name_is_refused() {
+    let dir = scratch("profile-name");
+    let path = dir.join("p.toml");
+    std::fs::write(
+        &path,
+        format!("{BASE}\n[profile.\"../out\"]\nmetrics.samples = 9\n"),
+    )
+    .unwrap();
+    let message = refusal(&path, Some("../out"), &[]);
+    assert!(
+        message.contains("profile") && message.contains("plain name"),
+        "{message}"
+    );
+}

@@ -471,7 +471,7 @@ pub fn merge(dirs: &[PathBuf]) -> Result<()> {
     }
     let name = first.file_name().and_then(|n| n.to_str()).unwrap_or("run");
     let merged = first.with_file_name(name.split(".shard-").next().unwrap_or(name));
-    std::fs::create_dir_all(merged.join("cells"))?;
+    crate::files::create_dir_all(&merged.join("cells"))?;
     let ordered: Vec<_> = cells.iter().map(|c| records[&c.id].clone()).collect();
     for record in &ordered {
         let text = toml::to_string(record)?;

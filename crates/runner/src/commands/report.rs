@@ -50,8 +50,12 @@ pub fn report(experiments: &Path, results: &Path) -> Result<()> {
 
 fn section(file: &ExperimentFile, run: &Path, results: &Path) -> Result<String> {
     let mut md = String::new();
-    let manifest: toml::Table =
-        toml::from_str(&std::fs::read_to_string(run.join("manifest.toml"))?)?;
+    let manifest_path = run.join("manifest.toml");
+    let manifest: toml::Table = toml::from_str(
+        &std::fs::read_to_string(&manifest_path)
+            .with_context(|| format!("cannot read {}", manifest_path.display()))?,
+    )
+    .with_context(|| format!("{} is not a manifest", manifest_path.display()))?;
     let r = manifest
         .get("run")
         .and_then(|r| r.as_table())
@@ -68,7 +72,8 @@ fn section(file: &ExperimentFile, run: &Path, results: &Path) -> Result<String> 
     md.push_str(&check_status(file, &manifest, &table, results, &profile));
     md.push_str(&markdown_table(&table));
     let report_dir = results.to_path_buf();
-    let mut plots: Vec<PathBuf> = std::fs::read_dir(run)?
+    let mut plots: Vec<PathBuf> = std::fs::read_dir(run)
+        .with_context(|| format!("cannot list {}", run.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "png"))
         .collect();

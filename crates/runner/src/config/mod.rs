@@ -510,7 +510,16 @@ impl ExperimentFile {
             Some(Value::Table(t)) => t
                 .into_iter()
                 .map(|(name, v)| match v {
-                    Value::Table(t) => Ok((name, t)),
+                    Value::Table(t) => {
+                        validate_plain_name(&format!("profile.{name:?}"), &name).map_err(|e| {
+                            anyhow::anyhow!(
+                                "{}: {} (it names the run directory)",
+                                path.display(),
+                                e.message
+                            )
+                        })?;
+                        Ok((name, t))
+                    }
                     _ => bail!("{}: profile.{name} must be a table", path.display()),
                 })
                 .collect::<Result<_>>()?,
@@ -1108,10 +1117,10 @@ fn validate(e: &Experiment) -> Result<(), KeyError> {
     validate_plain_name("experiment.name", &e.experiment.name)?;
     validate_networks(e)?;
     e.data.validate().map_err(|err| {
-        KeyError::new(
-            &format!("data.{}", data_key(&err.to_string())),
-            format!("data: {err}"),
-        )
+        let key = err
+            .key()
+            .map_or_else(|| "data".to_string(), |k| format!("data.{k}"));
+        KeyError::new(&key, format!("data: {err}"))
     })?;
     e.schedule.validate().map_err(|err| {
         let schedules::ScheduleError::Invalid { key, .. } = &err;
@@ -1145,13 +1154,9 @@ fn validate(e: &Experiment) -> Result<(), KeyError> {
     }
     validate_cell_metrics(e)?;
     validate_probe(e)?;
-    e.jacobian
-        .validate()
-        .map_err(|(key, message)| KeyError::new(&key, message))?;
+    e.jacobian.validate()?;
     validate_jacobian_method(e)?;
-    e.memorization
-        .validate()
-        .map_err(|(key, message)| KeyError::new(&key, message))?;
+    e.memorization.validate()?;
     if !(e.split.test_fraction > 0.0 && e.split.test_fraction < 1.0) {
         return Err(KeyError::new(
             "split.test_fraction",
@@ -1215,12 +1220,6 @@ fn validate(e: &Experiment) -> Result<(), KeyError> {
     }
     sweep::sweep_axes(&e.sweep).map_err(|err| KeyError::new("sweep", err.to_string()))?;
     Ok(())
-}
-
-fn data_key(message: &str) -> String {
-    // Data errors read "kind.key = value …"; the key is the part after the kind.
-    let head = message.split([' ', '=']).next().unwrap_or("");
-    head.rsplit('.').next().unwrap_or(head).to_string()
 }
 
 /// The 1-based line of `key` (dotted, e.g. `sampler.skip`) in the file's text: the line

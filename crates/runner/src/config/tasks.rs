@@ -1,5 +1,6 @@
 //! The task tables: `[jacobian]` and `[memorization]`.
 
+use super::KeyError;
 use serde::{Deserialize, Serialize};
 
 /// `[jacobian]`: what the jacobian task measures.
@@ -50,16 +51,16 @@ impl Default for JacobianSpec {
 
 impl JacobianSpec {
     /// Range checks; errors name the key and the value.
-    pub fn validate(&self) -> Result<(), (String, String)> {
+    pub fn validate(&self) -> Result<(), KeyError> {
         if !(self.energy > 0.0 && self.energy <= 1.0) {
-            return Err((
-                "jacobian.energy".into(),
+            return Err(KeyError::new(
+                "jacobian.energy",
                 format!("jacobian.energy = {} must be in (0, 1]", self.energy),
             ));
         }
         if !(self.fd_step > 0.0 && self.fd_step.is_finite()) {
-            return Err((
-                "jacobian.fd_step".into(),
+            return Err(KeyError::new(
+                "jacobian.fd_step",
                 format!("jacobian.fd_step = {} must be > 0", self.fd_step),
             ));
         }
@@ -100,10 +101,10 @@ impl Default for MemorizationSpec {
 
 impl MemorizationSpec {
     /// Range checks; errors name the key and the value.
-    pub fn validate(&self) -> Result<(), (String, String)> {
+    pub fn validate(&self) -> Result<(), KeyError> {
         if self.size < 2 {
-            return Err((
-                "memorization.size".into(),
+            return Err(KeyError::new(
+                "memorization.size",
                 format!(
                     "memorization.size = {} must be ≥ 2 (the memorization ratio needs a second-nearest training image)",
                     self.size
@@ -111,8 +112,8 @@ impl MemorizationSpec {
             ));
         }
         if !(self.threshold > 0.0 && self.threshold <= 1.0) {
-            return Err((
-                "memorization.threshold".into(),
+            return Err(KeyError::new(
+                "memorization.threshold",
                 format!(
                     "memorization.threshold = {} must be in (0, 1]",
                     self.threshold
