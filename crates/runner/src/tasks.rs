@@ -37,6 +37,10 @@ pub fn row_key_columns(task: Task) -> &'static [&'static str] {
     }
 }
 
+/// Metric columns that hold a yes/no flag (1 or 0 in a cell record): boolean columns in
+/// the table.
+pub const FLAG_COLUMNS: &[&str] = &["diverged"];
+
 /// The columns a cell of `e` measures, known before it runs: (metric columns, detail-row
 /// columns), in the order the task writes them. `dlab run` checks `[check]` and
 /// `[[plot]]` against them before any work.

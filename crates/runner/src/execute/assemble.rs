@@ -40,15 +40,11 @@ pub fn assemble_table(records: &[CellRecord], e: &Experiment) -> Result<Table> {
     }
     let metric_order = metric_columns(records);
     for metric in &metric_order {
-        table.push(
-            metric,
-            Values::F64(
-                records
-                    .iter()
-                    .map(|r| r.metrics.get(metric).copied().unwrap_or(f64::NAN))
-                    .collect(),
-            ),
-        )?;
+        let values: Vec<f64> = records
+            .iter()
+            .map(|r| r.metrics.get(metric).copied().unwrap_or(f64::NAN))
+            .collect();
+        table.push(metric, metric_values(metric, values))?;
     }
     if let Some(over) = &e.metrics.convergence_over {
         let over_column = axes
@@ -258,6 +254,16 @@ fn param_column(records: &[CellRecord], name: &str) -> Result<Values> {
                 .collect(),
         )
     })
+}
+
+/// A metric column: a flag (`diverged`) as booleans when every cell has one, else f64.
+fn metric_values(name: &str, values: Vec<f64>) -> Values {
+    let flag = crate::tasks::FLAG_COLUMNS.contains(&name);
+    if flag && values.iter().all(|&v| v == 0.0 || v == 1.0) {
+        Values::Bool(values.iter().map(|&v| v == 1.0).collect())
+    } else {
+        Values::F64(values)
+    }
 }
 
 /// The columns of the run's table, known before it runs: the swept keys, every cell's
