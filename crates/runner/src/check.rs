@@ -91,69 +91,103 @@ pub fn compare(
     let mut out = Vec::new();
     for (j, key) in new_keys.iter().enumerate() {
         let Some(&i) = base_index.get(key) else {
-            out.push(Mismatch {
-                row: key.clone(),
-                column: "(row)".into(),
-                baseline: "missing".into(),
-                new: "present".into(),
-                tolerance: "-".into(),
-            });
+            out.push(row_mismatch(key, "missing", "present"));
             continue;
         };
+        let row = MatchedRow {
+            key,
+            baseline,
+            new,
+            i,
+            j,
+        };
         for (column, tol) in tolerances {
-            let find = |t: &Table| {
-                t.columns
-                    .iter()
-                    .find(|(n, _)| n == column)
-                    .map(|(_, v)| v.clone())
-            };
-            let tolerance = format!("abs {} + rel {}", tol.abs, tol.rel);
-            match (find(baseline), find(new)) {
-                (Some(b), Some(n)) => {
-                    let ok = match (number(&b, i), number(&n, j)) {
-                        (Some(bv), Some(nv)) => within(tol, bv, nv),
-                        _ => cell(&b, i) == cell(&n, j),
-                    };
-                    if !ok {
-                        out.push(Mismatch {
-                            row: key.clone(),
-                            column: column.clone(),
-                            baseline: cell(&b, i),
-                            new: cell(&n, j),
-                            tolerance,
-                        });
-                    }
-                }
-                (b, n) => out.push(Mismatch {
-                    row: key.clone(),
-                    column: column.clone(),
-                    baseline: if b.is_some() {
-                        "present"
-                    } else {
-                        "no such column"
-                    }
-                    .into(),
-                    new: if n.is_some() {
-                        "present"
-                    } else {
-                        "no such column"
-                    }
-                    .into(),
-                    tolerance,
-                }),
-            }
+            out.extend(compare_cell(&row, column, tol));
         }
     }
-    for key in base_keys.iter().filter(|k| !new_keys.contains(k)) {
-        out.push(Mismatch {
-            row: key.clone(),
-            column: "(row)".into(),
-            baseline: "present".into(),
-            new: "missing".into(),
-            tolerance: "-".into(),
-        });
-    }
+    out.extend(missing_rows(&base_keys, &new_keys));
     out
+}
+
+/// A row present in both tables: its key, row `i` of `baseline` and row `j` of `new`.
+struct MatchedRow<'a> {
+    key: &'a str,
+    baseline: &'a Table,
+    new: &'a Table,
+    i: usize,
+    j: usize,
+}
+
+/// A whole row present on one side only (`baseline` and `new` say which).
+fn row_mismatch(key: &str, baseline: &str, new: &str) -> Mismatch {
+    Mismatch {
+        row: key.to_string(),
+        column: "(row)".into(),
+        baseline: baseline.into(),
+        new: new.into(),
+        tolerance: "-".into(),
+    }
+}
+
+/// The values of `column` in `table`, if it has that column.
+fn column_values<'t>(table: &'t Table, column: &str) -> Option<&'t Values> {
+    table
+        .columns
+        .iter()
+        .find(|(n, _)| n == column)
+        .map(|(_, v)| v)
+}
+
+/// "present" or "no such column", for a column missing on either side.
+fn presence(values: Option<&Values>) -> String {
+    if values.is_some() {
+        "present"
+    } else {
+        "no such column"
+    }
+    .into()
+}
+
+/// Compares one `[check]` column of a matched row: numbers within `tol`, other values equal.
+fn compare_cell(row: &MatchedRow, column: &str, tol: &Tolerance) -> Option<Mismatch> {
+    let (i, j) = (row.i, row.j);
+    let tolerance = format!("abs {} + rel {}", tol.abs, tol.rel);
+    match (
+        column_values(row.baseline, column),
+        column_values(row.new, column),
+    ) {
+        (Some(b), Some(n)) => {
+            let ok = match (number(b, i), number(n, j)) {
+                (Some(bv), Some(nv)) => within(tol, bv, nv),
+                _ => cell(b, i) == cell(n, j),
+            };
+            (!ok).then(|| Mismatch {
+                row: row.key.to_string(),
+                column: column.to_string(),
+                baseline: cell(b, i),
+                new: cell(n, j),
+                tolerance,
+            })
+        }
+        (b, n) => Some(Mismatch {
+            row: row.key.to_string(),
+            column: column.to_string(),
+            baseline: presence(b),
+            new: presence(n),
+            tolerance,
+        }),
+    }
+}
+
+/// The baseline rows whose key no row of the new table has.
+fn missing_rows<'a>(
+    base_keys: &'a [String],
+    new_keys: &'a [String],
+) -> impl Iterator<Item = Mismatch> + 'a {
+    base_keys
+        .iter()
+        .filter(|k| !new_keys.contains(k))
+        .map(|key| row_mismatch(key, "present", "missing"))
 }
 
 #[cfg(test)]

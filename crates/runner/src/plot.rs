@@ -279,113 +279,178 @@ struct Figure {
 
 impl Figure {
     fn new(table: &Table, spec: &PlotSpec) -> Result<Figure> {
-        let plot = &spec.name;
-        let x = numeric_column(table, plot, &spec.x, "x")?;
-        let groups = series_groups(table, spec)?;
-        let mut curves = Vec::new();
-        for name in &spec.y {
-            let y = numeric_column(table, plot, name, "y")?;
-            let std_name = format!("{name}_std");
-            let std = column(table, plot, &std_name, "std")
-                .ok()
-                .map(|_| numeric_column(table, plot, &std_name, "std"))
-                .transpose()?;
-            for (value, rows) in &groups {
-                let mut rows: Vec<usize> = rows
-                    .iter()
-                    .copied()
-                    .filter(|&i| {
-                        x[i].is_finite() && y[i].is_finite() && (!spec.log_y || y[i] > 0.0)
-                    })
-                    .collect();
-                if rows.is_empty() {
-                    continue;
-                }
-                rows.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
-                let label = match (value, spec.y.len() > 1) {
-                    (None, _) => name.clone(),
-                    (Some(v), false) => v.clone(),
-                    (Some(v), true) => format!("{name}, {v}"),
-                };
-                let color = PALETTE[curves.len() % PALETTE.len()];
-                curves.push(if spec.aggregate {
-                    let x_std = numeric_column(table, plot, &format!("{}_std", spec.x), "std").ok();
-                    let (mx, sx) = mean_and_spread(&rows, &x, x_std.as_deref());
-                    let (my, sy) = mean_and_spread(&rows, &y, std.as_deref());
-                    Curve {
-                        label,
-                        color,
-                        points: vec![(mx, my)],
-                        std: vec![sy],
-                        x_std: vec![sx],
-                        reference: false,
-                    }
-                } else {
-                    Curve {
-                        label,
-                        color,
-                        points: rows.iter().map(|&i| (x[i], y[i])).collect(),
-                        std: std
-                            .as_ref()
-                            .map_or(vec![], |s| rows.iter().map(|&i| s[i]).collect()),
-                        x_std: vec![],
-                        reference: false,
-                    }
-                });
-            }
-        }
-        for reference in &spec.reference {
-            let mut points: Vec<(f64, f64)> = reference
-                .x
-                .iter()
-                .copied()
-                .zip(reference.drawn_y())
-                .collect();
-            points.sort_by(|a, b| a.0.total_cmp(&b.0));
-            curves.push(Curve {
-                label: reference.label.clone(),
-                color: PALETTE[curves.len() % PALETTE.len()],
-                points,
-                std: vec![],
-                x_std: vec![],
-                reference: true,
-            });
-        }
-        let xs = curves.iter().flat_map(|c| {
-            c.points.iter().enumerate().flat_map(|(i, &(x, _))| {
-                let s = c.x_std.get(i).copied().filter(|s| s.is_finite());
-                let s = s.unwrap_or(0.0);
-                [x - s, x, x + s]
-            })
-        });
-        let xs = xs.filter(|&x| !spec.log_x || x > 0.0);
-        let x_range = padded_range(extent(xs), spec.log_x);
-        let ys = curves.iter().flat_map(|c| {
-            c.points.iter().enumerate().flat_map(|(i, &(_, y))| {
-                let s = c
-                    .std
-                    .get(i)
-                    .copied()
-                    .filter(|s| s.is_finite())
-                    .unwrap_or(0.0);
-                [y - s, y, y + s]
-            })
-        });
-        let ys = ys.filter(|&y| !spec.log_y || y > 0.0);
-        let y_range = match spec.y_range {
-            Some([low, high]) => (low, high),
-            None => padded_range(extent(ys), spec.log_y),
-        };
+        let mut curves = data_curves(table, spec)?;
+        push_reference_curves(&mut curves, spec);
         Ok(Figure {
             title: spec.title.clone().unwrap_or_else(|| spec.name.clone()),
             x_label: spec.x_label.clone().unwrap_or_else(|| spec.x.clone()),
             y_label: spec.y_label.clone().unwrap_or_else(|| spec.y.join(", ")),
+            x_range: x_range(&curves, spec),
+            y_range: y_range(&curves, spec),
             curves,
-            x_range,
-            y_range,
             log_x: spec.log_x,
             log_y: spec.log_y,
         })
+    }
+}
+
+/// The x, y and optional `<y>_std` values that one y column's curves are drawn from.
+struct CurveColumns<'a> {
+    x: &'a [f64],
+    y: &'a [f64],
+    std: Option<&'a [f64]>,
+}
+
+/// One curve per (y column × series group) that has at least one drawable point.
+fn data_curves(table: &Table, spec: &PlotSpec) -> Result<Vec<Curve>> {
+    let plot = &spec.name;
+    let x = numeric_column(table, plot, &spec.x, "x")?;
+    let groups = series_groups(table, spec)?;
+    let mut curves = Vec::new();
+    for name in &spec.y {
+        let y = numeric_column(table, plot, name, "y")?;
+        let std = std_values(table, plot, name)?;
+        let columns = CurveColumns {
+            x: &x,
+            y: &y,
+            std: std.as_deref(),
+        };
+        for (value, rows) in &groups {
+            let rows = drawable_rows(rows, &columns, spec.log_y);
+            if rows.is_empty() {
+                continue;
+            }
+            let label = curve_label(name, value.as_deref(), spec.y.len() > 1);
+            let color = PALETTE[curves.len() % PALETTE.len()];
+            curves.push(if spec.aggregate {
+                aggregate_curve(table, spec, &rows, &columns, label, color)
+            } else {
+                row_curve(&rows, &columns, label, color)
+            });
+        }
+    }
+    Ok(curves)
+}
+
+/// The `<name>_std` column as numbers, or `None` when the table has no such column.
+fn std_values(table: &Table, plot: &str, name: &str) -> Result<Option<Vec<f64>>> {
+    let std_name = format!("{name}_std");
+    column(table, plot, &std_name, "std")
+        .ok()
+        .map(|_| numeric_column(table, plot, &std_name, "std"))
+        .transpose()
+}
+
+/// The rows of a group with finite x and y (positive y on a log y axis), sorted by x.
+fn drawable_rows(rows: &[usize], columns: &CurveColumns, log_y: bool) -> Vec<usize> {
+    let (x, y) = (columns.x, columns.y);
+    let mut rows: Vec<usize> = rows
+        .iter()
+        .copied()
+        .filter(|&i| x[i].is_finite() && y[i].is_finite() && (!log_y || y[i] > 0.0))
+        .collect();
+    rows.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
+    rows
+}
+
+/// Legend text of a data curve: the y column, the series value, or both when several y
+/// columns are drawn.
+fn curve_label(name: &str, value: Option<&str>, several_y: bool) -> String {
+    match (value, several_y) {
+        (None, _) => name.to_string(),
+        (Some(v), false) => v.to_string(),
+        (Some(v), true) => format!("{name}, {v}"),
+    }
+}
+
+/// One point, the mean of `rows`, with its spread in y and (given `<x>_std`) in x.
+fn aggregate_curve(
+    table: &Table,
+    spec: &PlotSpec,
+    rows: &[usize],
+    columns: &CurveColumns,
+    label: String,
+    color: RGBColor,
+) -> Curve {
+    let x_std = numeric_column(table, &spec.name, &format!("{}_std", spec.x), "std").ok();
+    let (mx, sx) = mean_and_spread(rows, columns.x, x_std.as_deref());
+    let (my, sy) = mean_and_spread(rows, columns.y, columns.std);
+    Curve {
+        label,
+        color,
+        points: vec![(mx, my)],
+        std: vec![sy],
+        x_std: vec![sx],
+        reference: false,
+    }
+}
+
+/// One point per row of `rows`, with the row's `<y>_std` when the table has that column.
+fn row_curve(rows: &[usize], columns: &CurveColumns, label: String, color: RGBColor) -> Curve {
+    let (x, y) = (columns.x, columns.y);
+    Curve {
+        label,
+        color,
+        points: rows.iter().map(|&i| (x[i], y[i])).collect(),
+        std: columns
+            .std
+            .map_or(vec![], |s| rows.iter().map(|&i| s[i]).collect()),
+        x_std: vec![],
+        reference: false,
+    }
+}
+
+/// Appends one dashed curve per published reference series, its points sorted by x.
+fn push_reference_curves(curves: &mut Vec<Curve>, spec: &PlotSpec) {
+    for reference in &spec.reference {
+        let mut points: Vec<(f64, f64)> = reference
+            .x
+            .iter()
+            .copied()
+            .zip(reference.drawn_y())
+            .collect();
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        curves.push(Curve {
+            label: reference.label.clone(),
+            color: PALETTE[curves.len() % PALETTE.len()],
+            points,
+            std: vec![],
+            x_std: vec![],
+            reference: true,
+        });
+    }
+}
+
+/// The padded x range covering every point and horizontal error bar.
+fn x_range(curves: &[Curve], spec: &PlotSpec) -> (f64, f64) {
+    let xs = curves.iter().flat_map(|c| {
+        c.points.iter().enumerate().flat_map(|(i, &(x, _))| {
+            let s = c.x_std.get(i).copied().filter(|s| s.is_finite());
+            let s = s.unwrap_or(0.0);
+            [x - s, x, x + s]
+        })
+    });
+    let xs = xs.filter(|&x| !spec.log_x || x > 0.0);
+    padded_range(extent(xs), spec.log_x)
+}
+
+/// The spec's `y_range`, or the padded range covering every point and vertical error bar.
+fn y_range(curves: &[Curve], spec: &PlotSpec) -> (f64, f64) {
+    let ys = curves.iter().flat_map(|c| {
+        c.points.iter().enumerate().flat_map(|(i, &(_, y))| {
+            let s = c
+                .std
+                .get(i)
+                .copied()
+                .filter(|s| s.is_finite())
+                .unwrap_or(0.0);
+            [y - s, y, y + s]
+        })
+    });
+    let ys = ys.filter(|&y| !spec.log_y || y > 0.0);
+    match spec.y_range {
+        Some([low, high]) => (low, high),
+        None => padded_range(extent(ys), spec.log_y),
     }
 }
 
@@ -690,6 +755,27 @@ where
         .y_label_area_size(96)
         .build_cartesian_2d(x, y)
         .map_err(drawing_error)?;
+    draw_mesh(&mut chart, figure)?;
+    for curve in &figure.curves {
+        if curve.reference {
+            draw_reference(&mut chart, curve)?;
+        } else {
+            draw_data_curve(&mut chart, curve, figure)?;
+        }
+    }
+    Ok(())
+}
+
+/// The chart's coordinate system on a drawing backend.
+type Chart<'a, DB, X, Y> = ChartContext<'a, DB, Cartesian2d<X, Y>>;
+
+/// Grid lines, tick labels and axis descriptions.
+fn draw_mesh<DB, X, Y>(chart: &mut Chart<'_, DB, X, Y>, figure: &Figure) -> Result<()>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
     chart
         .configure_mesh()
         .x_desc(figure.x_label.as_str())
@@ -702,59 +788,108 @@ where
         .light_line_style(RGBColor(238, 238, 238).stroke_width(1))
         .max_light_lines(4)
         .draw()
+        .map_err(drawing_error)
+}
+
+/// A published reference series as a dashed line.
+fn draw_reference<DB, X, Y>(chart: &mut Chart<'_, DB, X, Y>, curve: &Curve) -> Result<()>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let line = curve.color.stroke_width(2);
+    chart
+        .draw_series(DashedLineSeries::new(curve.points.clone(), 10, 6, line))
         .map_err(drawing_error)?;
+    Ok(())
+}
+
+/// A data curve: its line, vertical and horizontal error bars, then circle markers.
+fn draw_data_curve<DB, X, Y>(
+    chart: &mut Chart<'_, DB, X, Y>,
+    curve: &Curve,
+    figure: &Figure,
+) -> Result<()>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let line = curve.color.stroke_width(2);
+    chart
+        .draw_series(LineSeries::new(curve.points.clone(), line))
+        .map_err(drawing_error)?;
+    draw_y_error_bars(chart, curve, figure)?;
+    draw_x_error_bars(chart, curve, figure)?;
+    chart
+        .draw_series(
+            curve
+                .points
+                .iter()
+                .map(|&p| Circle::new(p, 4, curve.color.filled())),
+        )
+        .map_err(drawing_error)?;
+    Ok(())
+}
+
+/// Vertical mean ± std bars where the curve has a finite std.
+fn draw_y_error_bars<DB, X, Y>(
+    chart: &mut Chart<'_, DB, X, Y>,
+    curve: &Curve,
+    figure: &Figure,
+) -> Result<()>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
     let y_floor = figure.y_range.0;
-    for curve in &figure.curves {
-        let line = curve.color.stroke_width(2);
-        if curve.reference {
-            chart
-                .draw_series(DashedLineSeries::new(curve.points.clone(), 10, 6, line))
-                .map_err(drawing_error)?;
-            continue;
-        }
-        chart
-            .draw_series(LineSeries::new(curve.points.clone(), line))
-            .map_err(drawing_error)?;
-        let bars = curve
-            .points
-            .iter()
-            .zip(&curve.std)
-            .filter(|(_, s)| s.is_finite());
-        chart
-            .draw_series(bars.map(|(&(x, y), &s)| {
-                // On a log axis a bar reaching zero or below is cut at the axis floor.
-                let low = if figure.log_y && y - s <= 0.0 {
-                    y_floor
-                } else {
-                    y - s
-                };
-                ErrorBar::new_vertical(x, low, y, y + s, curve.color.stroke_width(1), 10)
-            }))
-            .map_err(drawing_error)?;
-        let x_bars = curve
-            .points
-            .iter()
-            .zip(&curve.x_std)
-            .filter(|(_, s)| s.is_finite());
-        chart
-            .draw_series(x_bars.map(|(&(x, y), &s)| {
-                let low = if figure.log_x && x - s <= 0.0 {
-                    figure.x_range.0
-                } else {
-                    x - s
-                };
-                ErrorBar::new_horizontal(y, low, x, x + s, curve.color.stroke_width(1), 10)
-            }))
-            .map_err(drawing_error)?;
-        chart
-            .draw_series(
-                curve
-                    .points
-                    .iter()
-                    .map(|&p| Circle::new(p, 4, curve.color.filled())),
-            )
-            .map_err(drawing_error)?;
-    }
+    let bars = curve
+        .points
+        .iter()
+        .zip(&curve.std)
+        .filter(|(_, s)| s.is_finite());
+    chart
+        .draw_series(bars.map(|(&(x, y), &s)| {
+            // On a log axis a bar reaching zero or below is cut at the axis floor.
+            let low = if figure.log_y && y - s <= 0.0 {
+                y_floor
+            } else {
+                y - s
+            };
+            ErrorBar::new_vertical(x, low, y, y + s, curve.color.stroke_width(1), 10)
+        }))
+        .map_err(drawing_error)?;
+    Ok(())
+}
+
+/// Horizontal bars (aggregated plots) where the curve has a finite x spread.
+fn draw_x_error_bars<DB, X, Y>(
+    chart: &mut Chart<'_, DB, X, Y>,
+    curve: &Curve,
+    figure: &Figure,
+) -> Result<()>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let x_bars = curve
+        .points
+        .iter()
+        .zip(&curve.x_std)
+        .filter(|(_, s)| s.is_finite());
+    chart
+        .draw_series(x_bars.map(|(&(x, y), &s)| {
+            let low = if figure.log_x && x - s <= 0.0 {
+                figure.x_range.0
+            } else {
+                x - s
+            };
+            ErrorBar::new_horizontal(y, low, x, x + s, curve.color.stroke_width(1), 10)
+        }))
+        .map_err(drawing_error)?;
     Ok(())
 }
 

@@ -1,6 +1,8 @@
 //! What one cell computes, by `[experiment] task`.
 
-use crate::build::context::{cell_data, cell_denoiser, teleport_gaussian};
+use crate::build::context::{cell_data, cell_denoiser, teleport_gaussian, CellData};
+use crate::build::features::FeatureNet;
+use crate::build::network::TrainingSummary;
 use crate::config::{Experiment, MetricName, Task};
 use crate::image_grid::{write_image_grid, Tile, TileScale};
 use crate::plan::Cell;
@@ -9,8 +11,9 @@ use metrics::frechet::frechet_distance_gaussians;
 use metrics::moments::mean_and_covariance;
 use metrics::sliced::sliced_wasserstein;
 use samplers::rng::{derive_seed, seeded};
-use samplers::{Batch, PfOdeSolution};
+use samplers::{Batch, Denoiser, PfOdeSolution};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 mod jacobian;
 mod likelihood;
@@ -103,14 +106,7 @@ pub fn run_cell(cell: &Cell, cache: &Path, artifacts: &Path) -> Result<Measured>
 fn sample_quality(cell: &Cell, cache: &Path, artifacts: &Path) -> Result<Measured> {
     let (e, cell_seed) = (&cell.config, cell.seed);
     let data = cell_data(e)?;
-    let denoiser = match cell_denoiser(e, &data, cache) {
-        Ok(d) => Some(d),
-        Err(err) if crate::build::network::is_divergence(&err) => {
-            tracing::warn!("{err:#}; the cell's metrics are recorded as NaN");
-            None
-        }
-        Err(err) => return Err(err),
-    };
+    let denoiser = denoiser_unless_diverged(e, &data, cache)?;
     let noise_root = if e.metrics.common_noise {
         derive_seed(e.experiment.seed, "common-noise")
     } else {
@@ -142,22 +138,76 @@ fn sample_quality(cell: &Cell, cache: &Path, artifacts: &Path) -> Result<Measure
             0,
         ),
     };
-    let training = if e
-        .metrics
+    let cell_inputs = CellInputs {
+        e,
+        data: &data,
+        denoiser: denoiser.as_deref(),
+        noise_root,
+    };
+    let training = training_if_measured(e, cache)?;
+    let metrics = metric_columns(&cell_inputs, training.as_ref(), &sample_names, &per_seed)?;
+    Ok(Measured {
+        metrics,
+        nfe,
+        rows: vec![],
+    })
+}
+
+/// What a sample-quality cell measures with: its experiment, data, denoiser (none after
+/// a recorded divergence) and the root seed of its sampling noise.
+struct CellInputs<'a> {
+    e: &'a Experiment,
+    data: &'a CellData,
+    denoiser: Option<&'a dyn Denoiser>,
+    noise_root: u64,
+}
+
+/// The cell's `[model]` denoiser, or none when its training diverged (logged, not an error).
+fn denoiser_unless_diverged(
+    e: &Experiment,
+    data: &CellData,
+    cache: &Path,
+) -> Result<Option<Arc<dyn Denoiser>>> {
+    match cell_denoiser(e, data, cache) {
+        Ok(d) => Ok(Some(d)),
+        Err(err) if crate::build::network::is_divergence(&err) => {
+            tracing::warn!("{err:#}; the cell's metrics are recorded as NaN");
+            Ok(None)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// The training's summary when `final_loss` or `diverged` is among the metrics.
+fn training_if_measured(e: &Experiment, cache: &Path) -> Result<Option<TrainingSummary>> {
+    if e.metrics
         .names
         .iter()
         .any(|m| matches!(m, MetricName::FinalLoss | MetricName::Diverged))
     {
-        Some(likelihood::cell_training(e, cache)?)
+        Ok(Some(likelihood::cell_training(e, cache)?))
     } else {
-        None
-    };
+        Ok(None)
+    }
+}
+
+/// The metric columns in `metrics.names` order: once-per-cell columns (bound, training)
+/// and, for each sample metric, its per-seed values summarized.
+fn metric_columns(
+    cell: &CellInputs,
+    training: Option<&TrainingSummary>,
+    sample_names: &[MetricName],
+    per_seed: &[Vec<f64>],
+) -> Result<Vec<(String, f64)>> {
     let mut metrics = Vec::new();
-    for name in &e.metrics.names {
-        match (name, &denoiser, &training) {
-            (MetricName::NllBitsPerDim, Some(d), _) => {
-                metrics.extend(likelihood::nll_columns(e, &data, d.as_ref(), noise_root)?)
-            }
+    for name in &cell.e.metrics.names {
+        match (name, cell.denoiser, training) {
+            (MetricName::NllBitsPerDim, Some(d), _) => metrics.extend(likelihood::nll_columns(
+                cell.e,
+                cell.data,
+                d,
+                cell.noise_root,
+            )?),
             (MetricName::NllBitsPerDim, None, _) => metrics.extend(likelihood::nan_nll_columns()),
             (MetricName::FinalLoss | MetricName::Diverged, _, Some(t)) => {
                 metrics.push(likelihood::training_column(*name, t))
@@ -167,102 +217,149 @@ fn sample_quality(cell: &Cell, cache: &Path, artifacts: &Path) -> Result<Measure
                     .iter()
                     .position(|m| m == name)
                     .expect("a sample metric");
-                let (mean, std) = mean_std(&per_seed[k]);
-                metrics.push((name.column().to_string(), mean));
-                if per_seed[k].len() > 1 {
-                    metrics.push((format!("{}_std", name.column()), std));
-                }
+                metrics.extend(per_seed_columns(*name, &per_seed[k]));
             }
         }
     }
-    Ok(Measured {
-        metrics,
-        nfe,
-        rows: vec![],
-    })
+    Ok(metrics)
+}
+
+/// A sample metric's columns from its per-seed values: the mean and, with several seeds,
+/// `<name>_std`.
+fn per_seed_columns(name: MetricName, values: &[f64]) -> Vec<(String, f64)> {
+    let (mean, std) = mean_std(values);
+    let mut columns = vec![(name.column().to_string(), mean)];
+    if values.len() > 1 {
+        columns.push((format!("{}_std", name.column()), std));
+    }
+    columns
 }
 
 /// The sample metrics `names` per sample seed (`[k][seed]`) and the sampler's NFE; with
 /// `images`, the first `metrics.sample_images` samples of seed 0 are drawn there.
 fn sample_metrics(
     e: &Experiment,
-    data: &crate::build::context::CellData,
-    denoiser: &dyn samplers::Denoiser,
+    data: &CellData,
+    denoiser: &dyn Denoiser,
     names: &[MetricName],
     noise_root: u64,
     cache: &Path,
     images: Option<PathBuf>,
 ) -> Result<(Vec<Vec<f64>>, usize)> {
     let teleport = teleport_gaussian(e, data)?;
-    let (ref_mean, ref_cov) = mean_and_covariance(&data.reference);
+    let reference = reference_stats(e, data, names, cache)?;
+    let mut per_seed: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    let mut nfe = 0;
+    for j in 0..e.metrics.sample_seeds {
+        let solution = teleport.as_deref().map(|g| g as &dyn PfOdeSolution);
+        let (samples, seed_nfe) = seed_samples(e, denoiser, solution, noise_root, j)?;
+        nfe = seed_nfe;
+        if let (0, Some(path)) = (j, &images) {
+            write_samples(path, &samples, e.metrics.sample_images, data.train.shape)?;
+        }
+        for (k, name) in names.iter().enumerate() {
+            let value = metric_value(e, &reference, *name, &samples, noise_root, j)?;
+            per_seed[k].push(value);
+        }
+    }
+    Ok((per_seed, nfe))
+}
+
+/// What samples are compared with: the reference set, its moments and, for classifier
+/// metrics, the feature net with the reference's features and their moments.
+struct ReferenceStats<'a> {
+    reference: &'a Batch,
+    mean: Vec<f64>,
+    cov: Vec<f64>,
+    classifier: Option<Arc<FeatureNet>>,
+    features: Option<(Batch, Vec<f64>, Vec<f64>)>,
+}
+
+/// The reference set's moments and, when a metric of `names` needs the classifier, its features.
+fn reference_stats<'a>(
+    e: &Experiment,
+    data: &'a CellData,
+    names: &[MetricName],
+    cache: &Path,
+) -> Result<ReferenceStats<'a>> {
+    let (mean, cov) = mean_and_covariance(&data.reference);
     let classifier = if names.iter().any(|m| m.needs_classifier()) {
         Some(crate::build::context::feature_net(e, data, cache)?)
     } else {
         None
     };
-    let ref_features = classifier.as_ref().map(|c| {
+    let features = classifier.as_ref().map(|c| {
         let f = c.features(&data.reference);
         let (m, cov) = mean_and_covariance(&f);
         (f, m, cov)
     });
-    let mut per_seed: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
-    let mut nfe = 0;
-    for j in 0..e.metrics.sample_seeds {
-        let mut rng = seeded(derive_seed(noise_root, &format!("samples/{j}")));
-        let solution = teleport.as_deref().map(|g| g as &dyn PfOdeSolution);
-        let (samples, trace) = samplers::sample(
-            &e.sampler,
-            &e.schedule,
-            denoiser,
-            solution,
-            e.metrics.samples,
-            &mut rng,
-        )
-        .map_err(|err| anyhow!("{err}"))?;
-        nfe = trace.nfe;
-        if let (0, Some(path)) = (j, &images) {
-            write_samples(path, &samples, e.metrics.sample_images, data.train.shape)?;
-        }
-        for (k, name) in names.iter().enumerate() {
-            let value = if samples.is_finite() {
-                let mut metric_rng = seeded(derive_seed(noise_root, &format!("metric/{j}")));
-                match (name, &classifier, &ref_features) {
-                    (MetricName::FidClassifier, Some(c), Some((_, m, cov))) => {
-                        let (sm, scov) = mean_and_covariance(&c.features(&samples));
-                        frechet_distance_gaussians(&sm, &scov, m, cov)?
-                    }
-                    (MetricName::KidClassifier, Some(c), Some((f, _, _))) => {
-                        let feats = c.features(&samples);
-                        let size = feats.n().min(f.n()).min(1000);
-                        metrics::kid::kernel_inception_distance(
-                            &feats,
-                            f,
-                            10,
-                            size,
-                            &mut metric_rng,
-                        )?
-                        .mean
-                    }
-                    _ => sample_metric(
-                        *name,
-                        &samples,
-                        &data.reference,
-                        (&ref_mean, &ref_cov),
-                        e.metrics.projections,
-                        &mut metric_rng,
-                    )?,
-                }
-            } else {
-                tracing::warn!(
-                    "sampler {} produced non-finite samples; metrics recorded as NaN",
-                    e.sampler.kind()
-                );
-                f64::NAN
-            };
-            per_seed[k].push(value);
-        }
+    Ok(ReferenceStats {
+        reference: &data.reference,
+        mean,
+        cov,
+        classifier,
+        features,
+    })
+}
+
+/// Sample seed `j`'s samples (noise from `samples/<j>` under `noise_root`) and the NFE.
+fn seed_samples(
+    e: &Experiment,
+    denoiser: &dyn Denoiser,
+    solution: Option<&dyn PfOdeSolution>,
+    noise_root: u64,
+    j: usize,
+) -> Result<(Batch, usize)> {
+    let mut rng = seeded(derive_seed(noise_root, &format!("samples/{j}")));
+    let (samples, trace) = samplers::sample(
+        &e.sampler,
+        &e.schedule,
+        denoiser,
+        solution,
+        e.metrics.samples,
+        &mut rng,
+    )
+    .map_err(|err| anyhow!("{err}"))?;
+    Ok((samples, trace.nfe))
+}
+
+/// One metric of sample seed `j`'s samples (its randomness from `metric/<j>`); NaN, with
+/// a warning, when the samples are not finite.
+fn metric_value(
+    e: &Experiment,
+    reference: &ReferenceStats,
+    name: MetricName,
+    samples: &Batch,
+    noise_root: u64,
+    j: usize,
+) -> Result<f64> {
+    if !samples.is_finite() {
+        tracing::warn!(
+            "sampler {} produced non-finite samples; metrics recorded as NaN",
+            e.sampler.kind()
+        );
+        return Ok(f64::NAN);
     }
-    Ok((per_seed, nfe))
+    let mut metric_rng = seeded(derive_seed(noise_root, &format!("metric/{j}")));
+    Ok(match (name, &reference.classifier, &reference.features) {
+        (MetricName::FidClassifier, Some(c), Some((_, m, cov))) => {
+            let (sm, scov) = mean_and_covariance(&c.features(samples));
+            frechet_distance_gaussians(&sm, &scov, m, cov)?
+        }
+        (MetricName::KidClassifier, Some(c), Some((f, _, _))) => {
+            let feats = c.features(samples);
+            let size = feats.n().min(f.n()).min(1000);
+            metrics::kid::kernel_inception_distance(&feats, f, 10, size, &mut metric_rng)?.mean
+        }
+        _ => sample_metric(
+            name,
+            samples,
+            reference.reference,
+            (&reference.mean, &reference.cov),
+            e.metrics.projections,
+            &mut metric_rng,
+        )?,
+    })
 }
 
 /// The first `count` samples as a gray-level grid (data range [−1, 1], black to white).

@@ -6,7 +6,7 @@ use crate::edm::{self, Churn};
 use crate::{ddpm, langevin, sde, teleport, Batch, Denoiser, PfOdeSolution, SamplerError, Trace};
 use rand::Rng;
 use schedules::convert::alpha_bar_from_sigma;
-use schedules::{ReverseVariance, ScheduleSpec, StridedStep};
+use schedules::{Process, ReverseVariance, ScheduleSpec, StridedStep};
 use serde::{Deserialize, Serialize};
 
 /// A reverse-time sampler and its parameters (`kind` selects it).
@@ -128,7 +128,13 @@ impl SamplerSpec {
 
     /// Checks the parameters and that the schedule suits the sampler.
     pub fn validate(&self, schedule: &ScheduleSpec) -> Result<(), SamplerError> {
-        let kind = schedule.kind();
+        self.validate_params(schedule.kind())?;
+        self.validate_skip(schedule.steps())
+    }
+
+    /// Checks the sampler's own parameters, and that an SDE/PF-ODE sampler is not given a
+    /// ddpm schedule (`kind` is the schedule's kind).
+    fn validate_params(&self, kind: &str) -> Result<(), SamplerError> {
         match *self {
             SamplerSpec::EdmStochastic {
                 s_churn,
@@ -136,51 +142,36 @@ impl SamplerSpec {
                 s_max,
                 s_noise,
                 ..
-            } => {
-                non_negative("s_churn", s_churn)?;
-                non_negative("s_min", s_min)?;
-                if s_max.is_nan() || s_max < s_min {
-                    return Err(SamplerError::invalid(
-                        "s_max",
-                        s_max,
-                        format!("must be ≥ s_min = {s_min}"),
-                    ));
-                }
-                non_negative("s_noise", s_noise)?;
-            }
+            } => validate_churn(s_churn, s_min, s_max, s_noise),
             SamplerSpec::Ddim { eta, clip_x0 } => {
                 non_negative("eta", eta)?;
-                valid_clip(clip_x0)?;
+                valid_clip(clip_x0)
             }
-            SamplerSpec::Ancestral { clip_x0, .. } => valid_clip(clip_x0)?,
+            SamplerSpec::Ancestral { clip_x0, .. } => valid_clip(clip_x0),
             SamplerSpec::EulerMaruyama {}
             | SamplerSpec::PfOdeEuler {}
             | SamplerSpec::PfOdeHeun {}
             | SamplerSpec::PredictorCorrector { .. }
                 if kind == "ddpm" =>
             {
-                return Err(SamplerError::invalid(
+                Err(SamplerError::invalid(
                     "kind",
                     self.kind(),
                     "needs a continuous schedule (vp, ve or edm), got \"ddpm\"",
-                ));
+                ))
             }
-            SamplerSpec::PredictorCorrector { snr, .. } => non_negative("snr", snr)?,
+            SamplerSpec::PredictorCorrector { snr, .. } => non_negative("snr", snr),
             SamplerSpec::AnnealedLangevin {
                 epsilon,
                 steps_per_level,
                 ..
-            } => {
-                if !(epsilon > 0.0 && epsilon.is_finite()) {
-                    return Err(SamplerError::invalid("epsilon", epsilon, "must be > 0"));
-                }
-                if steps_per_level == 0 {
-                    return Err(SamplerError::invalid("steps_per_level", 0, "must be ≥ 1"));
-                }
-            }
-            _ => {}
+            } => validate_langevin(epsilon, steps_per_level),
+            _ => Ok(()),
         }
-        let steps = schedule.steps();
+    }
+
+    /// Checks that the teleported steps leave at least one of the schedule's `steps`.
+    fn validate_skip(&self, steps: usize) -> Result<(), SamplerError> {
         if self.skip() >= steps {
             return Err(SamplerError::invalid(
                 "skip",
@@ -190,6 +181,32 @@ impl SamplerSpec {
         }
         Ok(())
     }
+}
+
+/// Checks the churn parameters of the EDM stochastic sampler (Karras et al. 2022,
+/// Algorithm 2).
+fn validate_churn(s_churn: f64, s_min: f64, s_max: f64, s_noise: f64) -> Result<(), SamplerError> {
+    non_negative("s_churn", s_churn)?;
+    non_negative("s_min", s_min)?;
+    if s_max.is_nan() || s_max < s_min {
+        return Err(SamplerError::invalid(
+            "s_max",
+            s_max,
+            format!("must be ≥ s_min = {s_min}"),
+        ));
+    }
+    non_negative("s_noise", s_noise)
+}
+
+/// Checks the step size and steps per level of annealed Langevin dynamics.
+fn validate_langevin(epsilon: f64, steps_per_level: usize) -> Result<(), SamplerError> {
+    if !(epsilon > 0.0 && epsilon.is_finite()) {
+        return Err(SamplerError::invalid("epsilon", epsilon, "must be > 0"));
+    }
+    if steps_per_level == 0 {
+        return Err(SamplerError::invalid("steps_per_level", 0, "must be ≥ 1"));
+    }
+    Ok(())
 }
 
 fn non_negative(key: &str, value: f64) -> Result<(), SamplerError> {
@@ -215,6 +232,15 @@ fn schedule_error(err: schedules::ScheduleError) -> SamplerError {
     SamplerError::invalid("schedule", "", err.to_string())
 }
 
+/// What every sampler family draws with: the schedule, the denoiser, and the batch shape
+/// (`n` samples of dimension `d`).
+struct Draw<'a> {
+    schedule: &'a ScheduleSpec,
+    denoiser: &'a dyn Denoiser,
+    n: usize,
+    d: usize,
+}
+
 /// Draws `n` samples with `spec` on the grid of `schedule`, starting from the prior of
 /// the schedule (σ_max·z in the EDM frame, N(0, I) for DDPM), and returns them in the
 /// data frame (x̂ = x/s) with the trace. `teleport` is the closed-form PF-ODE solution
@@ -228,123 +254,211 @@ pub fn sample<R: Rng + ?Sized>(
     rng: &mut R,
 ) -> Result<(Batch, Trace), SamplerError> {
     spec.validate(schedule)?;
-    let d = denoiser.dim();
+    let draw = Draw {
+        schedule,
+        denoiser,
+        n,
+        d: denoiser.dim(),
+    };
     let mut trace = Trace::new();
     let out = match *spec {
         SamplerSpec::Euler { skip }
         | SamplerSpec::Heun { skip }
         | SamplerSpec::EdmStochastic { skip, .. } => {
-            let sigmas = schedule.sampling_sigmas().map_err(schedule_error)?;
-            let x = edm::initial_noise(n, d, sigmas[0], rng);
-            let (x, tail) = match (skip, teleport_solution) {
-                (0, _) => (x, &sigmas[..]),
-                (_, Some(solution)) => teleport::teleport(solution, &x, &sigmas, skip)?,
-                (_, None) => {
-                    return Err(SamplerError::invalid(
-                        "skip",
-                        skip,
-                        "needs a Gaussian to teleport with",
-                    ))
-                }
-            };
-            match spec {
-                SamplerSpec::Euler { .. } => edm::euler(denoiser, x, tail, &mut trace),
-                SamplerSpec::Heun { .. } => edm::heun(denoiser, x, tail, &mut trace),
-                SamplerSpec::EdmStochastic {
-                    s_churn,
-                    s_min,
-                    s_max,
-                    s_noise,
-                    ..
-                } => {
-                    let churn = Churn {
-                        s_churn: *s_churn,
-                        s_min: *s_min,
-                        s_max: *s_max,
-                        s_noise: *s_noise,
-                    };
-                    edm::stochastic(denoiser, x, tail, &churn, rng, &mut trace)
-                }
-                _ => unreachable!(),
-            }
+            sample_edm(spec, &draw, skip, teleport_solution, rng, &mut trace)?
         }
         SamplerSpec::Ancestral { .. } | SamplerSpec::Ddim { .. } => {
-            let steps = ddpm_steps(schedule)?;
-            let x = ddpm::initial_noise(n, d, rng);
-            match *spec {
-                SamplerSpec::Ancestral { variance, clip_x0 } => {
-                    ddpm::ancestral(denoiser, x, &steps, variance, clip_x0, rng, &mut trace)
-                }
-                SamplerSpec::Ddim { eta, clip_x0 } => {
-                    ddpm::ddim(denoiser, x, &steps, eta, clip_x0, rng, &mut trace)
-                }
-                _ => unreachable!(),
-            }
+            sample_ddpm(spec, &draw, rng, &mut trace)?
         }
         SamplerSpec::EulerMaruyama {}
         | SamplerSpec::PfOdeEuler {}
         | SamplerSpec::PfOdeHeun {}
-        | SamplerSpec::PredictorCorrector { .. } => {
-            let process = schedule.process().map_err(schedule_error)?;
-            let ts = match schedule {
-                // The EDM process has t = σ; stop at σ_min, where the SDE is still regular.
-                ScheduleSpec::Edm { .. } => {
-                    let mut sigmas = schedule.edm_sigmas().map_err(schedule_error)?;
-                    sigmas.pop();
-                    sigmas
-                }
-                _ => schedule.sde_times().map_err(schedule_error)?,
-            };
-            let t0 = ts[0];
-            let x = Batch::standard_normal(n, d, rng).scaled(process.s(t0) * process.sigma(t0));
-            let x = match *spec {
-                SamplerSpec::EulerMaruyama {} => {
-                    sde::euler_maruyama(denoiser, process.as_ref(), x, &ts, rng, &mut trace)
-                }
-                SamplerSpec::PfOdeEuler {} => {
-                    sde::pf_ode_euler(denoiser, process.as_ref(), x, &ts, &mut trace)
-                }
-                SamplerSpec::PfOdeHeun {} => {
-                    sde::pf_ode_heun(denoiser, process.as_ref(), x, &ts, &mut trace)
-                }
-                SamplerSpec::PredictorCorrector {
-                    corrector_steps,
-                    snr,
-                } => sde::predictor_corrector(
-                    denoiser,
-                    process.as_ref(),
-                    x,
-                    &ts,
-                    corrector_steps,
-                    snr,
-                    rng,
-                    &mut trace,
-                ),
-                _ => unreachable!(),
-            };
-            x.scaled(1.0 / process.s(*ts.last().expect("non-empty grid")))
-        }
+        | SamplerSpec::PredictorCorrector { .. } => sample_sde(spec, &draw, rng, &mut trace)?,
         SamplerSpec::AnnealedLangevin {
             epsilon,
             steps_per_level,
             denoise_final,
         } => {
-            let mut ladder = schedule.sampling_sigmas().map_err(schedule_error)?;
-            ladder.pop();
-            let x = edm::initial_noise(n, d, ladder[0], rng);
-            langevin::annealed_langevin(
-                denoiser,
-                x,
-                &ladder,
+            let params = LangevinParams {
                 epsilon,
                 steps_per_level,
                 denoise_final,
-                rng,
-                &mut trace,
-            )
+            };
+            sample_langevin(&draw, &params, rng, &mut trace)?
         }
     };
     Ok((out, trace))
+}
+
+/// Runs an EDM sampler (Euler, Heun or stochastic) from σ_max·z on the schedule's σ grid,
+/// teleporting past the first `skip` steps (Wang & Vastola 2023).
+fn sample_edm<R: Rng + ?Sized>(
+    spec: &SamplerSpec,
+    draw: &Draw<'_>,
+    skip: usize,
+    teleport_solution: Option<&dyn PfOdeSolution>,
+    rng: &mut R,
+    trace: &mut Trace,
+) -> Result<Batch, SamplerError> {
+    let sigmas = draw.schedule.sampling_sigmas().map_err(schedule_error)?;
+    let x = edm::initial_noise(draw.n, draw.d, sigmas[0], rng);
+    let (x, tail) = edm_start(x, &sigmas, skip, teleport_solution)?;
+    Ok(run_edm(spec, draw.denoiser, x, tail, rng, trace))
+}
+
+/// The start of an EDM run: `x` on the whole grid, or, for `skip > 0`, `x` teleported
+/// with `teleport_solution` to σ_skip together with the rest of the grid.
+fn edm_start<'s>(
+    x: Batch,
+    sigmas: &'s [f64],
+    skip: usize,
+    teleport_solution: Option<&dyn PfOdeSolution>,
+) -> Result<(Batch, &'s [f64]), SamplerError> {
+    match (skip, teleport_solution) {
+        (0, _) => Ok((x, sigmas)),
+        (_, Some(solution)) => teleport::teleport(solution, &x, sigmas, skip),
+        (_, None) => Err(SamplerError::invalid(
+            "skip",
+            skip,
+            "needs a Gaussian to teleport with",
+        )),
+    }
+}
+
+/// Runs the EDM sampler `spec` names from `x` down the σ grid `tail` (Karras et al. 2022,
+/// Algorithms 1 and 2).
+fn run_edm<R: Rng + ?Sized>(
+    spec: &SamplerSpec,
+    denoiser: &dyn Denoiser,
+    x: Batch,
+    tail: &[f64],
+    rng: &mut R,
+    trace: &mut Trace,
+) -> Batch {
+    match *spec {
+        SamplerSpec::Euler { .. } => edm::euler(denoiser, x, tail, trace),
+        SamplerSpec::Heun { .. } => edm::heun(denoiser, x, tail, trace),
+        SamplerSpec::EdmStochastic {
+            s_churn,
+            s_min,
+            s_max,
+            s_noise,
+            ..
+        } => {
+            let churn = Churn {
+                s_churn,
+                s_min,
+                s_max,
+                s_noise,
+            };
+            edm::stochastic(denoiser, x, tail, &churn, rng, trace)
+        }
+        _ => unreachable!(),
+    }
+}
+
+/// Runs DDPM ancestral sampling (Ho et al. 2020, Algorithm 2) or DDIM (Song, Meng & Ermon
+/// 2021) from N(0, I) on the schedule's DDPM steps.
+fn sample_ddpm<R: Rng + ?Sized>(
+    spec: &SamplerSpec,
+    draw: &Draw<'_>,
+    rng: &mut R,
+    trace: &mut Trace,
+) -> Result<Batch, SamplerError> {
+    let steps = ddpm_steps(draw.schedule)?;
+    let x = ddpm::initial_noise(draw.n, draw.d, rng);
+    Ok(match *spec {
+        SamplerSpec::Ancestral { variance, clip_x0 } => {
+            ddpm::ancestral(draw.denoiser, x, &steps, variance, clip_x0, rng, trace)
+        }
+        SamplerSpec::Ddim { eta, clip_x0 } => {
+            ddpm::ddim(draw.denoiser, x, &steps, eta, clip_x0, rng, trace)
+        }
+        _ => unreachable!(),
+    })
+}
+
+/// Runs a reverse-SDE or PF-ODE sampler on the schedule's process from s(t0)·σ(t0)·z,
+/// and returns the result divided by s at the end of the grid.
+fn sample_sde<R: Rng + ?Sized>(
+    spec: &SamplerSpec,
+    draw: &Draw<'_>,
+    rng: &mut R,
+    trace: &mut Trace,
+) -> Result<Batch, SamplerError> {
+    let process = draw.schedule.process().map_err(schedule_error)?;
+    let ts = sde_grid(draw.schedule)?;
+    let t0 = ts[0];
+    let x = Batch::standard_normal(draw.n, draw.d, rng).scaled(process.s(t0) * process.sigma(t0));
+    let x = run_sde(spec, draw.denoiser, process.as_ref(), x, &ts, rng, trace);
+    Ok(x.scaled(1.0 / process.s(*ts.last().expect("non-empty grid"))))
+}
+
+/// The time grid of the SDE/PF-ODE samplers: the schedule's SDE times, or for an EDM
+/// schedule its σ grid without the final 0.
+fn sde_grid(schedule: &ScheduleSpec) -> Result<Vec<f64>, SamplerError> {
+    match schedule {
+        // The EDM process has t = σ; stop at σ_min, where the SDE is still regular.
+        ScheduleSpec::Edm { .. } => {
+            let mut sigmas = schedule.edm_sigmas().map_err(schedule_error)?;
+            sigmas.pop();
+            Ok(sigmas)
+        }
+        _ => schedule.sde_times().map_err(schedule_error),
+    }
+}
+
+/// Runs the SDE/PF-ODE sampler `spec` names from `x` along the time grid `ts` (the
+/// predictor–corrector is Song et al. 2021's).
+fn run_sde<R: Rng + ?Sized>(
+    spec: &SamplerSpec,
+    denoiser: &dyn Denoiser,
+    process: &dyn Process,
+    x: Batch,
+    ts: &[f64],
+    rng: &mut R,
+    trace: &mut Trace,
+) -> Batch {
+    match *spec {
+        SamplerSpec::EulerMaruyama {} => sde::euler_maruyama(denoiser, process, x, ts, rng, trace),
+        SamplerSpec::PfOdeEuler {} => sde::pf_ode_euler(denoiser, process, x, ts, trace),
+        SamplerSpec::PfOdeHeun {} => sde::pf_ode_heun(denoiser, process, x, ts, trace),
+        SamplerSpec::PredictorCorrector {
+            corrector_steps,
+            snr,
+        } => sde::predictor_corrector(denoiser, process, x, ts, corrector_steps, snr, rng, trace),
+        _ => unreachable!(),
+    }
+}
+
+/// The parameters of annealed Langevin dynamics, as in [`SamplerSpec::AnnealedLangevin`].
+struct LangevinParams {
+    epsilon: f64,
+    steps_per_level: usize,
+    denoise_final: bool,
+}
+
+/// Runs annealed Langevin dynamics (Song & Ermon 2019) from σ_0·z over the schedule's
+/// σ > 0.
+fn sample_langevin<R: Rng + ?Sized>(
+    draw: &Draw<'_>,
+    params: &LangevinParams,
+    rng: &mut R,
+    trace: &mut Trace,
+) -> Result<Batch, SamplerError> {
+    let mut ladder = draw.schedule.sampling_sigmas().map_err(schedule_error)?;
+    ladder.pop();
+    let x = edm::initial_noise(draw.n, draw.d, ladder[0], rng);
+    Ok(langevin::annealed_langevin(
+        draw.denoiser,
+        x,
+        &ladder,
+        params.epsilon,
+        params.steps_per_level,
+        params.denoise_final,
+        rng,
+        trace,
+    ))
 }
 
 /// The DDPM steps of a schedule: the (strided) timesteps of a ddpm schedule, or, for any

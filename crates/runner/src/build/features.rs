@@ -54,29 +54,16 @@ pub fn digits_classifier(
     let num_classes = labels.iter().copied().max().unwrap_or(0) as usize + 1;
     let cfg = ClassifierConfig::new(data.train.shape, num_classes);
     let (steps, batch, lr) = (1500, 128, 2e-3);
-    let mut key = toml::Table::new();
-    key.insert("data".into(), data_key.into());
-    key.insert(
-        "recipe".into(),
-        format!(
-            "cnn widths {:?} features {} steps {steps} batch {batch} lr {lr} seed {seed}",
-            cfg.widths, cfg.features
-        )
-        .into(),
+    let recipe = format!(
+        "cnn widths {:?} features {} steps {steps} batch {batch} lr {lr} seed {seed}",
+        cfg.widths, cfg.features
     );
-    let entry = CacheEntry::new(cache, format!("classifier-{}", content_hash(&key)));
+    let entry = classifier_entry(cache, data_key, recipe);
     let device = Device::flex();
     let dir = entry.get_or_build("the digits classifier", |partial| {
-        let (c, _) = train_classifier(
-            &data.train.images,
-            labels,
-            &cfg,
-            steps,
-            batch,
-            lr,
-            seed,
-            &device.clone().autodiff(),
-        )?;
+        let train_device = device.clone().autodiff();
+        let images = &data.train.images;
+        let (c, _) = train_classifier(images, labels, &cfg, steps, batch, lr, seed, &train_device)?;
         let test_accuracy = accuracy(&c, &test.images, test_labels)?;
         models::checkpoint::save(c, &partial.join("classifier.bpk"))?;
         let record = format!(
@@ -102,6 +89,14 @@ pub fn digits_classifier(
         classifier,
         test_accuracy,
     })
+}
+
+/// The cache entry of the classifier trained on `data_key` with `recipe`.
+fn classifier_entry(cache: &Path, data_key: &str, recipe: String) -> CacheEntry {
+    let mut key = toml::Table::new();
+    key.insert("data".into(), data_key.into());
+    key.insert("recipe".into(), recipe.into());
+    CacheEntry::new(cache, format!("classifier-{}", content_hash(&key)))
 }
 
 /// The test accuracy a classifier entry recorded.

@@ -72,36 +72,12 @@ pub fn trained_denoiser(
 ) -> Result<NetworkDenoiser> {
     let entry = network_entry(e, spec, data_key, cache)?;
     let device = models::device::select(&spec.device)?;
-    let train = &data.train;
-    let num_classes = spec
-        .conditional
-        .then(|| {
-            train
-                .labels
-                .as_ref()
-                .map(|l| l.iter().copied().max().unwrap_or(0) as usize + 1)
-        })
-        .flatten();
-    if spec.conditional && num_classes.is_none() {
-        return Err(anyhow!(
-            "model.conditional = true needs labelled data; data.kind = {} has no labels",
-            e.data.kind()
-        ));
-    }
+    let num_classes = class_count(e, spec, data)?;
     let objective = spec
         .objective
-        .resolve_levels(train.levels)
+        .resolve_levels(data.train.levels)
         .map_err(|err| anyhow!("model.objective ({}): {err}", spec.objective.name()))?;
-    let schedule = if spec.objective.needs_schedule() {
-        Some(e.schedule.ddpm_schedule().map_err(|err| {
-            anyhow!(
-                "model.objective = {} needs a ddpm [schedule]: {err}",
-                spec.objective.name()
-            )
-        })?)
-    } else {
-        None
-    };
+    let schedule = objective_schedule(e, spec)?;
     let job = TrainingJob {
         e,
         spec,
@@ -123,7 +99,8 @@ pub fn trained_denoiser(
     let weights = dir.join(if spec.use_ema { "ema.bpk" } else { "model.bpk" });
     let net = models::checkpoint::load(job.build_net(&device)?, &weights)?;
     tracing::info!("network {}", dir.display());
-    let mut denoiser = NetworkDenoiser::new(net, spec.parameterization, train.images.dim(), device);
+    let dim = data.train.images.dim();
+    let mut denoiser = NetworkDenoiser::new(net, spec.parameterization, dim, device);
     if let (true, Some(schedule)) = (spec.objective.predicts_mean(), &schedule) {
         denoiser = denoiser.with_mean_prediction(schedule);
     }
@@ -136,6 +113,38 @@ pub fn trained_denoiser(
         });
     }
     Ok(denoiser)
+}
+
+/// The number of classes of a conditional network (None for an unconditional one); an
+/// error when the data has no labels.
+fn class_count(e: &Experiment, spec: &NetworkSpec, data: &CellData) -> Result<Option<usize>> {
+    if !spec.conditional {
+        return Ok(None);
+    }
+    let Some(labels) = data.train.labels.as_ref() else {
+        return Err(anyhow!(
+            "model.conditional = true needs labelled data; data.kind = {} has no labels",
+            e.data.kind()
+        ));
+    };
+    Ok(Some(labels.iter().copied().max().unwrap_or(0) as usize + 1))
+}
+
+/// The DDPM schedule of an objective that needs one (L_simple, L_vlb, …), else None.
+fn objective_schedule(
+    e: &Experiment,
+    spec: &NetworkSpec,
+) -> Result<Option<schedules::ddpm::DdpmSchedule>> {
+    if !spec.objective.needs_schedule() {
+        return Ok(None);
+    }
+    let schedule = e.schedule.ddpm_schedule().map_err(|err| {
+        anyhow!(
+            "model.objective = {} needs a ddpm [schedule]: {err}",
+            spec.objective.name()
+        )
+    })?;
+    Ok(Some(schedule))
 }
 
 impl TrainingJob<'_> {

@@ -2,10 +2,14 @@
 
 use crate::check::{baseline_path, compare};
 use crate::config::ExperimentFile;
-use crate::execute::{assemble_table, load_records, run_experiment, RunOptions, RunOutcome};
+use crate::execute::records::write_record;
+use crate::execute::{
+    assemble_table, load_records, run_experiment, write_outputs, RunOptions, RunOutcome,
+};
 use crate::plan::{plan_cells, Shard};
 use crate::table::{Table, Values};
 use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Options shared by `run`, `check` and `bless`.
@@ -426,32 +430,10 @@ pub fn merge(dirs: &[PathBuf]) -> Result<()> {
     let Some(first) = dirs.first() else {
         bail!("dlab merge needs at least one shard directory")
     };
-    let manifest = |dir: &Path| -> Result<toml::Table> {
-        let text = std::fs::read_to_string(dir.join("manifest.toml")).with_context(|| {
-            format!(
-                "{} has no manifest.toml (not a run directory)",
-                dir.display()
-            )
-        })?;
-        Ok(toml::from_str(&text)?)
-    };
-    let first_manifest = manifest(first)?;
-    let hash = first_manifest["run"]["config_hash"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let mut records = std::collections::BTreeMap::new();
+    let first_manifest = read_manifest(first)?;
+    let mut records = BTreeMap::new();
     for dir in dirs {
-        let m = manifest(dir)?;
-        if m["run"]["config_hash"].as_str() != Some(hash.as_str()) {
-            bail!(
-                "{} has config hash {:?}, {} has {hash:?}: shards of different configurations",
-                dir.display(),
-                m["run"]["config_hash"].as_str(),
-                first.display()
-            );
-        }
-        records.append(&mut load_records(&dir.join("cells"))?);
+        records.append(&mut shard_records(dir, first, &first_manifest)?);
     }
     let config = first_manifest
         .get("config")
@@ -471,37 +453,13 @@ pub fn merge(dirs: &[PathBuf]) -> Result<()> {
     }
     let name = first.file_name().and_then(|n| n.to_str()).unwrap_or("run");
     let merged = first.with_file_name(name.split(".shard-").next().unwrap_or(name));
-    crate::files::create_dir_all(&merged.join("cells"))?;
     let ordered: Vec<_> = cells.iter().map(|c| records[&c.id].clone()).collect();
     for record in &ordered {
-        let text = toml::to_string(record)?;
-        crate::files::write_atomically(
-            &merged.join("cells").join(format!("{}.toml", record.id)),
-            |f| Ok(std::io::Write::write_all(f, text.as_bytes())?),
-        )?;
+        write_record(&merged.join("cells"), record)?;
     }
     let table = assemble_table(&ordered, &experiment)?;
-    table.write_parquet(&merged.join("table.parquet"))?;
-    for plot in &experiment.plot {
-        crate::plot::render(&table, plot, &merged)?;
-    }
-    let mut m = first_manifest.clone();
-    if let Some(run) = m.get_mut("run").and_then(|r| r.as_table_mut()) {
-        run.remove("shard");
-        run.insert(
-            "merged_from".into(),
-            toml::Value::Array(
-                dirs.iter()
-                    .map(|d| d.display().to_string().into())
-                    .collect(),
-            ),
-        );
-        run.insert("cells".into(), (cells.len() as i64).into());
-    }
-    let text = toml::to_string_pretty(&m)?;
-    crate::files::write_atomically(&merged.join("manifest.toml"), |f| {
-        Ok(std::io::Write::write_all(f, text.as_bytes())?)
-    })?;
+    write_outputs(&merged, &table, &experiment)?;
+    write_merged_manifest(&merged, first_manifest, dirs, cells.len())?;
     println!(
         "merged {} shards ({} cells) into {}",
         dirs.len(),
@@ -509,6 +467,60 @@ pub fn merge(dirs: &[PathBuf]) -> Result<()> {
         merged.display()
     );
     Ok(())
+}
+
+/// A run directory's `manifest.toml`.
+fn read_manifest(dir: &Path) -> Result<toml::Table> {
+    let path = dir.join("manifest.toml");
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "{} has no manifest.toml (not a run directory)",
+            dir.display()
+        )
+    })?;
+    toml::from_str(&text).with_context(|| format!("{} is not a manifest", path.display()))
+}
+
+/// The finished cells of shard `dir`, which must share the configuration of `first`.
+fn shard_records(
+    dir: &Path,
+    first: &Path,
+    first_manifest: &toml::Table,
+) -> Result<BTreeMap<String, crate::execute::CellRecord>> {
+    let hash = |m: &toml::Table| {
+        m.get("run")
+            .and_then(|r| r.get("config_hash"))
+            .and_then(|h| h.as_str())
+            .map(str::to_string)
+    };
+    let m = read_manifest(dir)?;
+    if hash(&m) != hash(first_manifest) {
+        bail!(
+            "{} has config hash {:?}, {} has {:?}: shards of different configurations",
+            dir.display(),
+            hash(&m),
+            first.display(),
+            hash(first_manifest)
+        );
+    }
+    load_records(&dir.join("cells"))
+}
+
+/// The first shard's manifest, without its shard and with the shards it merges.
+fn write_merged_manifest(
+    merged: &Path,
+    mut manifest: toml::Table,
+    dirs: &[PathBuf],
+    cells: usize,
+) -> Result<()> {
+    if let Some(run) = manifest.get_mut("run").and_then(|r| r.as_table_mut()) {
+        run.remove("shard");
+        let shards = dirs.iter().map(|d| d.display().to_string().into());
+        run.insert("merged_from".into(), toml::Value::Array(shards.collect()));
+        run.insert("cells".into(), (cells as i64).into());
+    }
+    let text = toml::to_string_pretty(&manifest)?;
+    crate::files::write_bytes_atomically(&merged.join("manifest.toml"), text.as_bytes())
 }
 
 #[cfg(test)]

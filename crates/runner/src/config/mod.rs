@@ -708,40 +708,7 @@ fn parse_experiment(mut table: Table) -> Result<Experiment, KeyError> {
                 .or_insert_with(|| Value::String(kind.into()));
         }
     }
-    const TABLES: [&str; 15] = [
-        "experiment",
-        "data",
-        "split",
-        "model",
-        "teleport",
-        "schedule",
-        "sampler",
-        "metrics",
-        "probe",
-        "jacobian",
-        "memorization",
-        "sweep",
-        "plot",
-        "check",
-        "run",
-    ];
-    for (key, value) in &table {
-        if !TABLES.contains(&key.as_str()) {
-            let shown = find_path(value, &mut |_, v| !v.is_table())
-                .and_then(|path| {
-                    let full = format!("{key}.{path}");
-                    lookup(&table, &full).map(|v| format!("{full} = {v}: "))
-                })
-                .unwrap_or_default();
-            return Err(KeyError::new(
-                key,
-                format!(
-                    "{shown}unknown table `{key}`; allowed: {}, profile",
-                    TABLES.join(", ")
-                ),
-            ));
-        }
-    }
+    refuse_unknown_tables(&table)?;
     for name in ["experiment", "data"] {
         if !table.contains_key(name) {
             return Err(KeyError {
@@ -767,6 +734,47 @@ fn parse_experiment(mut table: Table) -> Result<Experiment, KeyError> {
             key: None,
             message: e.message().to_string(),
         })
+}
+
+/// The top-level tables of an experiment (besides `[profile.*]`).
+const TABLES: [&str; 15] = [
+    "experiment",
+    "data",
+    "split",
+    "model",
+    "teleport",
+    "schedule",
+    "sampler",
+    "metrics",
+    "probe",
+    "jacobian",
+    "memorization",
+    "sweep",
+    "plot",
+    "check",
+    "run",
+];
+
+/// A table that is not one of [`TABLES`]: an error naming its first key and value.
+fn refuse_unknown_tables(table: &Table) -> Result<(), KeyError> {
+    for (key, value) in table {
+        if !TABLES.contains(&key.as_str()) {
+            let shown = find_path(value, &mut |_, v| !v.is_table())
+                .and_then(|path| {
+                    let full = format!("{key}.{path}");
+                    lookup(table, &full).map(|v| format!("{full} = {v}: "))
+                })
+                .unwrap_or_default();
+            return Err(KeyError::new(
+                key,
+                format!(
+                    "{shown}unknown table `{key}`; allowed: {}, profile",
+                    TABLES.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The model kinds without parameters: serde accepts (and drops) any key beside their
@@ -1113,9 +1121,28 @@ fn validate_jacobian_method(e: &Experiment) -> Result<(), KeyError> {
 }
 
 /// Range checks across tables, after every table parsed.
+/// Every range and consistency check of a parsed experiment (or sweep cell), table by
+/// table; the first failure names its key.
 fn validate(e: &Experiment) -> Result<(), KeyError> {
     validate_plain_name("experiment.name", &e.experiment.name)?;
     validate_networks(e)?;
+    validate_process(e)?;
+    validate_counts(&e.metrics)?;
+    validate_cell_metrics(e)?;
+    validate_probe(e)?;
+    e.jacobian.validate()?;
+    validate_jacobian_method(e)?;
+    e.memorization.validate()?;
+    validate_split(&e.split)?;
+    validate_fits(&e.model)?;
+    validate_run(e)?;
+    sweep::sweep_axes(&e.sweep).map_err(|err| KeyError::new("sweep", err.to_string()))?;
+    Ok(())
+}
+
+/// `[data]`, `[schedule]` and `[sampler]`, by their crates' own checks (whose errors carry
+/// the key).
+fn validate_process(e: &Experiment) -> Result<(), KeyError> {
     e.data.validate().map_err(|err| {
         let key = err
             .key()
@@ -1128,8 +1155,11 @@ fn validate(e: &Experiment) -> Result<(), KeyError> {
     })?;
     e.sampler
         .validate(&e.schedule)
-        .map_err(|err| KeyError::new(&format!("sampler.{}", err.key), err.to_string()))?;
-    let m = &e.metrics;
+        .map_err(|err| KeyError::new(&format!("sampler.{}", err.key), err.to_string()))
+}
+
+/// The counts of `[metrics]`: at least 1 (samples at least 2, for a covariance).
+fn validate_counts(m: &MetricsSpec) -> Result<(), KeyError> {
     for (key, value) in [
         ("samples", m.samples),
         ("sample_seeds", m.sample_seeds),
@@ -1152,27 +1182,32 @@ fn validate(e: &Experiment) -> Result<(), KeyError> {
             ),
         ));
     }
-    validate_cell_metrics(e)?;
-    validate_probe(e)?;
-    e.jacobian.validate()?;
-    validate_jacobian_method(e)?;
-    e.memorization.validate()?;
-    if !(e.split.test_fraction > 0.0 && e.split.test_fraction < 1.0) {
+    Ok(())
+}
+
+/// `[split]`: a test fraction in (0, 1) and at least two synthetic training points.
+fn validate_split(split: &SplitSpec) -> Result<(), KeyError> {
+    if !(split.test_fraction > 0.0 && split.test_fraction < 1.0) {
         return Err(KeyError::new(
             "split.test_fraction",
             format!(
                 "split.test_fraction = {} must be in (0, 1)",
-                e.split.test_fraction
+                split.test_fraction
             ),
         ));
     }
-    if e.split.train < 2 {
+    if split.train < 2 {
         return Err(KeyError::new(
             "split.train",
-            format!("split.train = {} must be ≥ 2", e.split.train),
+            format!("split.train = {} must be ≥ 2", split.train),
         ));
     }
-    match e.model {
+    Ok(())
+}
+
+/// The parameters of the fitted models (`gmm_fit`, `gaussian_fit`).
+fn validate_fits(model: &ModelSpec) -> Result<(), KeyError> {
+    match *model {
         ModelSpec::GmmFit {
             components,
             iters,
@@ -1201,6 +1236,11 @@ fn validate(e: &Experiment) -> Result<(), KeyError> {
         }
         _ => {}
     }
+    Ok(())
+}
+
+/// `[check]` tolerances finite and ≥ 0; `run.memory_mib` ≥ 1.
+fn validate_run(e: &Experiment) -> Result<(), KeyError> {
     for (column, tol) in &e.check {
         if !(tol.abs >= 0.0 && tol.rel >= 0.0 && tol.abs.is_finite() && tol.rel.is_finite()) {
             return Err(KeyError::new(
@@ -1218,7 +1258,6 @@ fn validate(e: &Experiment) -> Result<(), KeyError> {
             "run.memory_mib = 0 must be ≥ 1",
         ));
     }
-    sweep::sweep_axes(&e.sweep).map_err(|err| KeyError::new("sweep", err.to_string()))?;
     Ok(())
 }
 

@@ -63,32 +63,49 @@ fn parse_sweep(sweep: &Table) -> Result<(Vec<Axis>, SweepMode, Groups)> {
     let mut axes = Vec::new();
     collect_axes(sweep, &[], &mut axes)?;
     let groups = parse_groups(sweep)?;
-    if let Some(first) = groups.first() {
-        for axis in first {
-            let values = groups
-                .iter()
-                .flat_map(|g| g.iter().filter(|a| a.path == axis.path))
-                .flat_map(|a| a.values.iter().cloned())
-                .fold(Vec::new(), |mut acc, v| {
-                    if !acc.contains(&v) {
-                        acc.push(v);
-                    }
-                    acc
-                });
-            if axes.iter().any(|a| a.path == axis.path) {
-                bail!(
-                    "sweep.{} is swept both in [sweep] and in [[sweep.groups]]",
-                    axis.path.join(".")
-                );
-            }
-            axes.push(Axis {
-                values,
-                ..axis.clone()
-            });
-        }
+    append_group_axes(&mut axes, &groups)?;
+    name_columns(&mut axes, sweep)?;
+    let common = axes.len() - groups.first().map_or(0, Vec::len);
+    if mode == SweepMode::Zip {
+        check_zip_lengths(&axes[..common])?;
     }
-    // Column names: `names."sampler.skip" = "K"` if given, else the last path segment, or
-    // the whole path where that is ambiguous.
+    Ok((axes, mode, groups))
+}
+
+/// The keys of `[[sweep.groups]]` as axes after the common ones, each with the union of its
+/// values over the groups; a key may not be swept both ways.
+fn append_group_axes(axes: &mut Vec<Axis>, groups: &Groups) -> Result<()> {
+    let Some(first) = groups.first() else {
+        return Ok(());
+    };
+    for axis in first {
+        let values = groups
+            .iter()
+            .flat_map(|g| g.iter().filter(|a| a.path == axis.path))
+            .flat_map(|a| a.values.iter().cloned())
+            .fold(Vec::new(), |mut acc, v| {
+                if !acc.contains(&v) {
+                    acc.push(v);
+                }
+                acc
+            });
+        if axes.iter().any(|a| a.path == axis.path) {
+            bail!(
+                "sweep.{} is swept both in [sweep] and in [[sweep.groups]]",
+                axis.path.join(".")
+            );
+        }
+        axes.push(Axis {
+            values,
+            ..axis.clone()
+        });
+    }
+    Ok(())
+}
+
+/// Column names: `names."sampler.skip" = "K"` if given, else the last path segment, or
+/// the whole path where that is ambiguous.
+fn name_columns(axes: &mut [Axis], sweep: &Table) -> Result<()> {
     let renames = match sweep.get("names") {
         None => Table::new(),
         Some(Value::Table(t)) => t.clone(),
@@ -114,23 +131,26 @@ fn parse_sweep(sweep: &Table) -> Result<(Vec<Axis>, SweepMode, Groups)> {
                 .with_context(|| format!("sweep.names.{} must be a string", axis.path.join(".")))?;
         }
     }
-    let common = axes.len() - groups.first().map_or(0, Vec::len);
-    if mode == SweepMode::Zip {
-        if let Some(first) = axes.first() {
-            for axis in &axes[..common] {
-                if axis.values.len() != first.values.len() {
-                    bail!(
-                        "sweep.mode = \"zip\" needs equally long lists: {} has {}, {} has {}",
-                        first.path.join("."),
-                        first.values.len(),
-                        axis.path.join("."),
-                        axis.values.len()
-                    );
-                }
-            }
+    Ok(())
+}
+
+/// `mode = "zip"` pairs the i-th values of every axis: all lists equally long.
+fn check_zip_lengths(axes: &[Axis]) -> Result<()> {
+    let Some(first) = axes.first() else {
+        return Ok(());
+    };
+    for axis in axes {
+        if axis.values.len() != first.values.len() {
+            bail!(
+                "sweep.mode = \"zip\" needs equally long lists: {} has {}, {} has {}",
+                first.path.join("."),
+                first.values.len(),
+                axis.path.join("."),
+                axis.values.len()
+            );
         }
     }
-    Ok((axes, mode, groups))
+    Ok(())
 }
 
 /// `[[sweep.groups]]`: each entry a table of swept keys; every entry sweeps the same keys.

@@ -1,6 +1,7 @@
 //! The result table of a run: one row per cell (or per detail row), swept parameters,
 //! metrics and derived columns (convergence orders, values relative to a first setting).
 
+use crate::config::sweep::Axis;
 use crate::config::{Experiment, ExperimentFile};
 use crate::execute::records::CellRecord;
 use crate::plan::Cell;
@@ -46,6 +47,35 @@ pub fn assemble_table(records: &[CellRecord], e: &Experiment) -> Result<Table> {
             .collect();
         table.push(metric, metric_values(metric, values))?;
     }
+    push_derived_columns(&mut table, records, e, &axes, &metric_order)?;
+    table.push(
+        "nfe",
+        Values::I64(records.iter().map(|r| r.nfe as i64).collect()),
+    )?;
+    table.push(
+        "seed",
+        Values::I64(records.iter().map(|r| r.seed as i64).collect()),
+    )?;
+    table.push(
+        "wall_s",
+        Values::F64(records.iter().map(|r| r.wall_s).collect()),
+    )?;
+    if records.iter().any(|r| !r.rows.is_empty()) {
+        table = expand_detail_rows(table, records, ordered_params.len())?;
+    }
+    Ok(table)
+}
+
+/// `order_<metric>` (the convergence order over `metrics.convergence_over`) and
+/// `<metric>_rel` (relative to the first value of `metrics.relative_over`), for every
+/// metric but the `_std` columns.
+fn push_derived_columns(
+    table: &mut Table,
+    records: &[CellRecord],
+    e: &Experiment,
+    axes: &[Axis],
+    metric_order: &[String],
+) -> Result<()> {
     if let Some(over) = &e.metrics.convergence_over {
         let over_column = axes
             .iter()
@@ -81,22 +111,7 @@ pub fn assemble_table(records: &[CellRecord], e: &Experiment) -> Result<Table> {
             )?;
         }
     }
-    table.push(
-        "nfe",
-        Values::I64(records.iter().map(|r| r.nfe as i64).collect()),
-    )?;
-    table.push(
-        "seed",
-        Values::I64(records.iter().map(|r| r.seed as i64).collect()),
-    )?;
-    table.push(
-        "wall_s",
-        Values::F64(records.iter().map(|r| r.wall_s).collect()),
-    )?;
-    if records.iter().any(|r| !r.rows.is_empty()) {
-        table = expand_detail_rows(table, records, ordered_params.len())?;
-    }
-    Ok(table)
+    Ok(())
 }
 
 /// One table row per detail row: each cell's columns repeated for its detail rows (a cell

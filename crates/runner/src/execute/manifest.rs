@@ -32,53 +32,13 @@ pub fn write_manifest(
     options: &RunOptions,
     facts: &RunFacts,
 ) -> Result<()> {
-    let RunFacts {
-        started,
-        cells,
-        ran,
-        cell_threads,
-    } = *facts;
     let mut m = toml::Table::new();
-    let mut run = toml::Table::new();
-    run.insert("experiment".into(), e.experiment.name.clone().into());
-    run.insert(
-        "profile".into(),
-        options
-            .profile
-            .clone()
-            .unwrap_or_else(|| "default".into())
-            .into(),
+    m.insert(
+        "run".into(),
+        Value::Table(run_section(e, table, options, facts)),
     );
-    run.insert(
-        "overrides".into(),
-        Value::Array(options.overrides.iter().map(|s| s.clone().into()).collect()),
-    );
-    run.insert(
-        "config_hash".into(),
-        content_hash(&result_defining(table)).into(),
-    );
-    run.insert("git_commit".into(), git_commit().into());
-    run.insert("dlab_version".into(), env!("CARGO_PKG_VERSION").into());
-    run.insert(
-        "started".into(),
-        humantime::format_rfc3339_seconds(started)
-            .to_string()
-            .into(),
-    );
-    run.insert(
-        "finished".into(),
-        humantime::format_rfc3339_seconds(SystemTime::now())
-            .to_string()
-            .into(),
-    );
-    run.insert("cells".into(), (cells.len() as i64).into());
-    run.insert("cells_run_now".into(), (ran as i64).into());
-    if let Some(s) = options.shard {
-        run.insert("shard".into(), format!("{}/{}", s.index, s.count).into());
-    }
-    m.insert("run".into(), Value::Table(run));
-    m.insert("machine".into(), Value::Table(machine(cell_threads)));
-    let networks = networks(cells, &options.results.join("cache"))?;
+    m.insert("machine".into(), Value::Table(machine(facts.cell_threads)));
+    let networks = networks(facts.cells, &options.results.join("cache"))?;
     if !networks.is_empty() {
         m.insert("network".into(), Value::Array(networks));
     }
@@ -90,6 +50,35 @@ pub fn write_manifest(
     m.insert("config".into(), Value::Table(table.clone()));
     let text = toml::to_string_pretty(&m)?;
     write_bytes_atomically(&dir.join("manifest.toml"), text.as_bytes())
+}
+
+/// `[run]`: the experiment, profile, overrides, configuration hash, code version, times
+/// and cell counts.
+fn run_section(
+    e: &Experiment,
+    table: &toml::Table,
+    options: &RunOptions,
+    facts: &RunFacts,
+) -> toml::Table {
+    let time = |t: SystemTime| Value::from(humantime::format_rfc3339_seconds(t).to_string());
+    let profile = options.profile.clone().unwrap_or_else(|| "default".into());
+    let overrides = options.overrides.iter().map(|s| s.clone().into()).collect();
+    let mut run = toml::Table::new();
+    run.insert("experiment".into(), e.experiment.name.clone().into());
+    run.insert("profile".into(), profile.into());
+    run.insert("overrides".into(), Value::Array(overrides));
+    let hash = content_hash(&result_defining(table));
+    run.insert("config_hash".into(), hash.into());
+    run.insert("git_commit".into(), git_commit().into());
+    run.insert("dlab_version".into(), env!("CARGO_PKG_VERSION").into());
+    run.insert("started".into(), time(facts.started));
+    run.insert("finished".into(), time(SystemTime::now()));
+    run.insert("cells".into(), (facts.cells.len() as i64).into());
+    run.insert("cells_run_now".into(), (facts.ran as i64).into());
+    if let Some(s) = options.shard {
+        run.insert("shard".into(), format!("{}/{}", s.index, s.count).into());
+    }
+    run
 }
 
 /// The current git commit (with `-dirty` when the work tree has changes), or `unknown`.

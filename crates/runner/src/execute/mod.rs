@@ -120,11 +120,7 @@ pub fn run_experiment(path: &Path, options: &RunOptions) -> Result<RunOutcome> {
     );
     let _lock = lock_run_dir(&dir)?;
     let log = RunLog::open(&dir)?;
-    let done = if options.fresh {
-        BTreeMap::new()
-    } else {
-        load_records(&dir.join("cells"))?
-    };
+    let done = finished_cells(&dir, options.fresh)?;
     let todo: Vec<&Cell> = cells.iter().filter(|c| !done.contains_key(&c.id)).collect();
     log.say(format!(
         "run {} ({} cells: {} to run, {} reused)",
@@ -162,6 +158,14 @@ pub fn run_experiment(path: &Path, options: &RunOptions) -> Result<RunOutcome> {
         cells_run: todo.len(),
         cells_reused: cells.len() - todo.len(),
     })
+}
+
+/// The records of the cells a previous run finished here (none with `--fresh`).
+fn finished_cells(dir: &Path, fresh: bool) -> Result<BTreeMap<String, CellRecord>> {
+    if fresh {
+        return Ok(BTreeMap::new());
+    }
+    load_records(&dir.join("cells"))
 }
 
 /// Creates the run directory and takes its lock (waiting for another process running
@@ -211,7 +215,7 @@ fn run_cells(
 }
 
 /// `table.parquet` and the plots (each file written atomically).
-fn write_outputs(dir: &Path, table: &Table, experiment: &Experiment) -> Result<()> {
+pub fn write_outputs(dir: &Path, table: &Table, experiment: &Experiment) -> Result<()> {
     table.write_parquet(&dir.join("table.parquet"))?;
     remove_old_plots(dir)?;
     for plot in &experiment.plot {

@@ -6,7 +6,7 @@
 //! denoisers and the principal angles between their top eigen-subspaces.
 
 use super::Measured;
-use crate::build::context::{cell_data, cell_denoiser};
+use crate::build::context::{cell_data, cell_denoiser, CellData};
 use crate::config::tasks::{JacobianMethodSpec, JacobianSpec};
 use crate::config::{Experiment, ProbeSplit};
 use crate::image_grid::{write_image_grid, Tile, TileScale};
@@ -21,6 +21,7 @@ use metrics::sure::sure_term;
 use samplers::rng::{derive_seed, seeded};
 use samplers::{Batch, Denoiser};
 use std::path::Path;
+use std::sync::Arc;
 
 impl From<JacobianMethodSpec> for JacobianMethod {
     fn from(spec: JacobianMethodSpec) -> Self {
@@ -52,59 +53,22 @@ pub fn jacobian_task(cell: &Cell, cache: &Path, artifacts: &Path) -> Result<Meas
     let data = cell_data(e)?;
     let sigma = super::score_agreement::probe_sigma(e)?;
     let model = cell_denoiser(e, &data, cache)?;
-    let reference = match &e.probe.reference {
-        Some(r) => {
-            let mut re = e.clone();
-            re.model = r.clone();
-            Some(cell_denoiser(&re, &data, cache).context("probe.reference")?)
-        }
-        None => None,
-    };
-    let x0 = probe_points(e, &data)?;
-    let d = x0.dim();
-    // The same noise for every denoiser at this σ.
-    let mut rng = seeded(derive_seed(
-        e.experiment.seed,
-        &format!("jacobian-noise/{sigma:e}"),
-    ));
-    let y = x0.lincomb(1.0, &Batch::standard_normal(x0.n(), d, &mut rng), sigma);
-    let denoised = model.denoise(&y, sigma);
-    let mut results = Vec::with_capacity(y.n());
-    let mut to_reference = Vec::new();
-    let mut angles = Vec::new();
-    let reference_denoised = reference.as_ref().map(|r| r.denoise(&y, sigma));
-    let model_jacobians = jacobians(model.as_ref(), &y, sigma, spec)?;
+    let reference = reference_denoiser(e, &data, cache)?;
+    let probes = noisy_probes(e, &data, model.as_ref(), sigma)?;
+    let d = probes.x0.dim();
+    let reference_denoised = reference.as_ref().map(|r| r.denoise(&probes.y, sigma));
+    let model_jacobians = jacobians(model.as_ref(), &probes.y, sigma, spec)?;
     let reference_jacobians = match &reference {
-        Some(r) if spec.subspace_dim > 0 => Some(jacobians(r.as_ref(), &y, sigma, spec)?),
+        Some(r) if spec.subspace_dim > 0 => Some(jacobians(r.as_ref(), &probes.y, sigma, spec)?),
         _ => None,
     };
-    for (i, jac) in model_jacobians.iter().enumerate() {
-        let spectrum = jacobian_spectrum(
-            jac,
-            d,
-            d.min(spec.subspace_dim.max(spec.eigenvector_images)),
-        )?;
-        let trace = (0..d).map(|j| jac[j * d + j]).sum::<f64>();
-        let residual = squared_distance(y.row(i), denoised.row(i));
-        results.push(ProbeResult {
-            trace,
-            asymmetry: asymmetry(jac, d),
-            sure: sure_term(residual, trace, sigma, d),
-            mse: squared_distance(denoised.row(i), x0.row(i)),
-            spectrum,
-        });
-        if let Some(rd) = &reference_denoised {
-            to_reference.push(squared_distance(denoised.row(i), rd.row(i)));
-            if let Some(reference_jacobians) = &reference_jacobians {
-                let r = spec.subspace_dim.min(d);
-                let ref_spectrum = jacobian_spectrum(&reference_jacobians[i], d, r)?;
-                let ours = top_columns(&results[i].spectrum.eigenvectors_sym, r);
-                let theirs = top_columns(&ref_spectrum.eigenvectors_sym, r);
-                let theta = principal_angles(ours.as_ref(), theirs.as_ref())?;
-                angles.push(theta.iter().fold(0.0f64, |m, t| m.max(*t)).to_degrees());
-            }
-        }
-    }
+    let (results, to_reference, angles) = probe_results(
+        &probes,
+        &model_jacobians,
+        reference_denoised.as_ref(),
+        reference_jacobians.as_deref(),
+        spec,
+    )?;
     if spec.eigenvector_images > 0 {
         write_eigenvectors(
             cell,
@@ -120,6 +84,117 @@ pub fn jacobian_task(cell: &Cell, cache: &Path, artifacts: &Path) -> Result<Meas
         nfe: 0,
         rows: spectrum_rows(&results, d),
     })
+}
+
+/// The `[probe] reference` denoiser, when there is one (errors name `probe.reference`).
+fn reference_denoiser(
+    e: &Experiment,
+    data: &CellData,
+    cache: &Path,
+) -> Result<Option<Arc<dyn Denoiser>>> {
+    match &e.probe.reference {
+        Some(r) => {
+            let mut re = e.clone();
+            re.model = r.clone();
+            Ok(Some(
+                cell_denoiser(&re, data, cache).context("probe.reference")?,
+            ))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The probes at one σ: clean points x0, noisy points y = x0 + σε and the model's D(y).
+struct Probes {
+    x0: Batch,
+    y: Batch,
+    denoised: Batch,
+    sigma: f64,
+}
+
+/// The probe points with their noise (seeded by σ alone) and the model's denoised output.
+fn noisy_probes(
+    e: &Experiment,
+    data: &CellData,
+    model: &dyn Denoiser,
+    sigma: f64,
+) -> Result<Probes> {
+    let x0 = probe_points(e, data)?;
+    let d = x0.dim();
+    // The same noise for every denoiser at this σ.
+    let mut rng = seeded(derive_seed(
+        e.experiment.seed,
+        &format!("jacobian-noise/{sigma:e}"),
+    ));
+    let y = x0.lincomb(1.0, &Batch::standard_normal(x0.n(), d, &mut rng), sigma);
+    let denoised = model.denoise(&y, sigma);
+    Ok(Probes {
+        x0,
+        y,
+        denoised,
+        sigma,
+    })
+}
+
+/// Per-probe results and, against a reference, each probe's squared distance between the
+/// two denoisers and (with reference Jacobians) its largest principal angle in degrees.
+fn probe_results(
+    p: &Probes,
+    model_jacobians: &[Vec<f64>],
+    reference_denoised: Option<&Batch>,
+    reference_jacobians: Option<&[Vec<f64>]>,
+    spec: &JacobianSpec,
+) -> Result<(Vec<ProbeResult>, Vec<f64>, Vec<f64>)> {
+    let d = p.x0.dim();
+    let mut results = Vec::with_capacity(p.y.n());
+    let mut to_reference = Vec::new();
+    let mut angles = Vec::new();
+    for (i, jac) in model_jacobians.iter().enumerate() {
+        results.push(probe_result(p, i, jac, spec)?);
+        if let Some(rd) = reference_denoised {
+            to_reference.push(squared_distance(p.denoised.row(i), rd.row(i)));
+            if let Some(reference_jacobians) = reference_jacobians {
+                let r = spec.subspace_dim.min(d);
+                let ours = &results[i].spectrum;
+                angles.push(max_angle_deg(ours, &reference_jacobians[i], d, r)?);
+            }
+        }
+    }
+    Ok((results, to_reference, angles))
+}
+
+/// Probe `i`'s spectrum, trace, asymmetry, SURE and true MSE from its Jacobian `jac`.
+fn probe_result(p: &Probes, i: usize, jac: &[f64], spec: &JacobianSpec) -> Result<ProbeResult> {
+    let d = p.x0.dim();
+    let spectrum = jacobian_spectrum(
+        jac,
+        d,
+        d.min(spec.subspace_dim.max(spec.eigenvector_images)),
+    )?;
+    let trace = (0..d).map(|j| jac[j * d + j]).sum::<f64>();
+    let residual = squared_distance(p.y.row(i), p.denoised.row(i));
+    Ok(ProbeResult {
+        trace,
+        asymmetry: asymmetry(jac, d),
+        sure: sure_term(residual, trace, p.sigma, d),
+        mse: squared_distance(p.denoised.row(i), p.x0.row(i)),
+        spectrum,
+    })
+}
+
+/// The largest principal angle (degrees) between our top-`r` eigen-subspace and the
+/// reference Jacobian's.
+fn max_angle_deg(
+    ours: &JacobianSpectrum,
+    reference_jacobian: &[f64],
+    d: usize,
+    r: usize,
+) -> Result<f64> {
+    let ref_spectrum = jacobian_spectrum(reference_jacobian, d, r)?;
+    let ours = top_columns(&ours.eigenvectors_sym, r);
+    let theirs = top_columns(&ref_spectrum.eigenvectors_sym, r);
+    let theta = principal_angles(ours.as_ref(), theirs.as_ref())?;
+    Ok(theta.iter().fold(0.0f64, |m, t| m.max(*t)).to_degrees())
 }
 
 /// The Jacobians of `denoiser` at every probe: its own (exact or autodiff) under
@@ -148,10 +223,7 @@ fn jacobians(
 }
 
 /// The first `probe.points` points of `probe.split`.
-pub(super) fn probe_points(
-    e: &Experiment,
-    data: &crate::build::context::CellData,
-) -> Result<Batch> {
+pub(super) fn probe_points(e: &Experiment, data: &CellData) -> Result<Batch> {
     let points = match e.probe.split {
         ProbeSplit::Train => &data.train.images,
         ProbeSplit::Test => match &data.test {

@@ -20,6 +20,7 @@ use metrics::moments::mean_and_covariance;
 use samplers::rng::{derive_seed, seeded};
 use samplers::{Batch, Denoiser};
 use std::path::Path;
+use std::sync::Arc;
 
 /// Two disjoint sets of `size` indices out of `0..n`: one permutation drawn from `seed`
 /// (the indices sorted by a seeded hash of each), its even positions for half 0 and its odd positions for half 1. The halves of a
@@ -71,7 +72,7 @@ fn half_denoiser(
     half: &Dataset,
     which: usize,
     cache: &Path,
-) -> Result<std::sync::Arc<dyn Denoiser>> {
+) -> Result<Arc<dyn Denoiser>> {
     let mut e_half = e.clone();
     e_half.experiment.seed = derive_seed(e.experiment.seed, &format!("memorization/half{which}"));
     let key = format!(
@@ -98,20 +99,56 @@ fn half_denoiser(
 pub fn memorization_task(cell: &Cell, cache: &Path, artifacts: &Path) -> Result<Measured> {
     let e = &cell.config;
     let data = cell_data(e)?;
-    let whole = whole_data_set(&data)?;
+    let halves = training_halves(e, &data)?;
+    let classifier = classifier_features(e, &data, cache)?;
+    let (samples, nfe) = half_samples(e, &halves, cache)?;
+    let metrics = cosine_columns(&samples)?;
+    if e.memorization.images > 0 {
+        write_samples(cell, &halves, &samples, artifacts)?;
+    }
+    let mut rows = Vec::new();
+    for (which, (half, x)) in halves.iter().zip(&samples).enumerate() {
+        let mut row = vec![("split".to_string(), which as f64)];
+        let features = classifier.as_ref().map(|(net, r)| (net.as_ref(), r));
+        row.extend(half_measures(e, half, x, &data.reference, features)?);
+        rows.push(row);
+    }
+    Ok(Measured { metrics, nfe, rows })
+}
+
+/// The two disjoint training halves S₀, S₁ of N = `memorization.size` images each.
+fn training_halves(e: &Experiment, data: &CellData) -> Result<[Dataset; 2]> {
+    let whole = whole_data_set(data)?;
     let halves = disjoint_halves(
         whole.len(),
         e.memorization.size,
         derive_seed(e.experiment.seed, "memorization/halves"),
     )?;
-    let halves = halves.map(|idx| whole.subset(&idx));
-    let classifier = if e.metrics.names.iter().any(|m| m.needs_classifier()) {
-        let net = feature_net(e, &data, cache)?;
+    Ok(halves.map(|idx| whole.subset(&idx)))
+}
+
+/// The feature net and the reference set's features, when a metric needs the classifier.
+fn classifier_features(
+    e: &Experiment,
+    data: &CellData,
+    cache: &Path,
+) -> Result<Option<(Arc<FeatureNet>, Batch)>> {
+    if e.metrics.names.iter().any(|m| m.needs_classifier()) {
+        let net = feature_net(e, data, cache)?;
         let ref_features = net.features(&data.reference);
-        Some((net, ref_features))
+        Ok(Some((net, ref_features)))
     } else {
-        None
-    };
+        Ok(None)
+    }
+}
+
+/// Each half's model's samples, all from the same noise, and the sampler's NFE; a model
+/// with non-finite samples is an error.
+fn half_samples(
+    e: &Experiment,
+    halves: &[Dataset; 2],
+    cache: &Path,
+) -> Result<(Vec<Batch>, usize)> {
     // The same noise for both models and for every N: the pairs differ only by the model.
     let noise_seed = derive_seed(e.experiment.seed, "memorization/noise");
     let mut samples = Vec::new();
@@ -136,30 +173,21 @@ pub fn memorization_task(cell: &Cell, cache: &Path, artifacts: &Path) -> Result<
         nfe = trace.nfe;
         samples.push(x);
     }
+    Ok((samples, nfe))
+}
+
+/// The cell columns `cosine`, `cosine_std` (paired samples) and `cosine_unpaired`.
+fn cosine_columns(samples: &[Batch]) -> Result<Vec<(String, f64)>> {
     let (a, b) = (intensities(&samples[0]), intensities(&samples[1]));
     let (cosine, cosine_std) = mean_std(&cosine_similarity(&a, &b)?);
     // Chance level: the same two models, samples from different noise (pairs i, i + 1).
     let rotated: Vec<usize> = (0..b.n()).map(|i| (i + 1) % b.n()).collect();
     let (cosine_unpaired, _) = mean_std(&cosine_similarity(&a, &b.select_rows(&rotated))?);
-    if e.memorization.images > 0 {
-        write_samples(cell, &halves, &samples, artifacts)?;
-    }
-    let mut rows = Vec::new();
-    for (which, (half, x)) in halves.iter().zip(&samples).enumerate() {
-        let mut row = vec![("split".to_string(), which as f64)];
-        let features = classifier.as_ref().map(|(net, r)| (net.as_ref(), r));
-        row.extend(half_measures(e, half, x, &data.reference, features)?);
-        rows.push(row);
-    }
-    Ok(Measured {
-        metrics: vec![
-            ("cosine".into(), cosine),
-            ("cosine_std".into(), cosine_std),
-            ("cosine_unpaired".into(), cosine_unpaired),
-        ],
-        nfe,
-        rows,
-    })
+    Ok(vec![
+        ("cosine".into(), cosine),
+        ("cosine_std".into(), cosine_std),
+        ("cosine_unpaired".into(), cosine_unpaired),
+    ])
 }
 
 /// `memorized`, `nn_cosine` and the `[metrics] names` of one model's samples `x`.

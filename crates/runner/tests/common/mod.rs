@@ -32,6 +32,14 @@ pub fn numeric_column(table: &Table, name: &str) -> Vec<f64> {
     }
 }
 
+/// A boolean column (a flag such as `diverged`); panics if absent or not boolean.
+pub fn flags(table: &Table, name: &str) -> Vec<bool> {
+    match &table.columns.iter().find(|(n, _)| n == name).unwrap().1 {
+        Values::Bool(v) => v.clone(),
+        other => panic!("{name} is not boolean: {other:?}"),
+    }
+}
+
 /// An empty scratch directory `<tmp>/dlab-<name>-<pid>`.
 pub fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("dlab-{name}-{}", std::process::id()));
