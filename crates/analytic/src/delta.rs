@@ -277,3 +277,6 @@ impl Distribution for DeltaMixture {
         self.points.select_rows(&idx)
     }
 }
+
+#[cfg(test)]
+mod tests;

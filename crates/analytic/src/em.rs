@@ -174,3 +174,6 @@ fn reseed(data: &Batch, previous: Option<&GaussianMixture>, j: usize) -> (f64, V
     r[worst] = 1.0;
     (1.0, r)
 }
+
+#[cfg(test)]
+mod tests;

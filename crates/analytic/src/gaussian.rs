@@ -392,3 +392,6 @@ impl PfOdeSolution for Gaussian {
         self.pf_ode_solution(x, sigma_from, sigma_to)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -205,3 +205,6 @@ impl Distribution for GaussianMixture {
         out
     }
 }
+
+#[cfg(test)]
+mod tests;

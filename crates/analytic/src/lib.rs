@@ -24,7 +24,7 @@ mod gmm;
 pub mod linalg;
 mod molrg;
 #[cfg(test)]
-mod tests;
+mod test_support;
 
 pub use delta::DeltaMixture;
 pub use error::AnalyticError;

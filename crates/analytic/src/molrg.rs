@@ -188,3 +188,6 @@ impl Distribution for Molrg {
         self.mixture.sample(n, rng)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -149,3 +149,6 @@ impl Dataset {
             .map(|l| self.images.map(|x| scale_from_unit(x, l)))
     }
 }
+
+#[cfg(test)]
+mod tests;

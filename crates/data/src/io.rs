@@ -38,3 +38,6 @@ pub fn gunzip_if_gz(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>> {
         })?;
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests;

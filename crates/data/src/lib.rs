@@ -34,4 +34,4 @@ pub use spec::{DataSpec, LoadedData, PowerLaw};
 pub use synthetic::Synthetic;
 
 #[cfg(test)]
-mod tests;
+mod test_support;

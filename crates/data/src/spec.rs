@@ -545,3 +545,6 @@ fn build_gmm(
     };
     ClosedForm::gmm(weights, means.to_vec(), covariances)
 }
+
+#[cfg(test)]
+mod tests;

@@ -138,7 +138,7 @@ fn avg_pool2(x: Tensor<4>) -> Tensor<4> {
         .reshape([n, c, h / 2, w / 2])
 }
 
-/// Mean cross-entropy −(1/n) Σ_i log softmax(logits_i)[y_i], written with a one-hot mask.
+/// Mean cross-entropy −(1/n) Σ_i log softmax(logits_i)\[y_i\], written with a one-hot mask.
 pub fn cross_entropy(logits: Tensor<2>, labels: &[u8]) -> Tensor<1> {
     let [n, k] = logits.dims();
     let mut one_hot = vec![0f32; n * k];

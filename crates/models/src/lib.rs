@@ -1,12 +1,20 @@
-//! Neural denoisers for the diffusion workspace (burn 0.22): architectures, parameterizations
-//! (ε, x0, v, score, EDM preconditioning) wrapped as [`samplers::Denoiser`], training
-//! objectives and the training loop.
+//! Neural denoisers for the diffusion workspace (burn 0.22): the networks trained here,
+//! their training objectives and loop, and the wrapper that makes a trained network a
+//! [`samplers::Denoiser`], so samplers and metrics use it like any closed form.
 //!
-//! Skeleton so far: a residual MLP `F(x, c_noise)` with a sinusoidal noise embedding
-//! ([`mlp`]), parameter initialization driven by the workspace's seeded [`samplers::rng::HostRng`]
-//! ([`init`]), one Adam step on an MSE regression ([`train`]), an EMA of parameters ([`ema`])
-//! and eager burnpack checkpoints ([`checkpoint`]). Everything runs on any burn `Device`; tests
-//! use the pure-Rust CPU backend `Device::flex()`, with `.autodiff()` for training.
+//! | module | what it holds |
+//! |---|---|
+//! | [`mlp`], [`unet`], [`net`] | a residual MLP and a small UNet with attention, both `F(x, c_noise[, class])`, and the `[model.net]` choice between them |
+//! | [`classifier`] | the CNN whose penultimate features give the `*_classifier` metrics |
+//! | [`conditioning`] | class embeddings, label dropout, classifier-free guidance |
+//! | [`precond`] | parameterizations: EDM preconditioning (Karras et al. 2022, Table 1), ε, x0, v, score |
+//! | [`denoiser`] | a trained network as a `Denoiser`, with batched reverse-mode Jacobians |
+//! | [`objectives`], [`vlb`] | EDM, L_simple, L_vlb, hybrid, x0/μ̃ MSE (Ho et al. 2020; Nichol & Dhariwal 2021), NCSN DSM and implicit score matching (Song & Ermon 2019) |
+//! | [`train`], [`ema`], [`clip`], [`checkpoint`] | the training loop (Adam/AdamW, warm-up, global-norm clipping, EMA) with crash-consistent, exactly resuming checkpoints |
+//! | [`init`], [`tensor`], [`silu`], [`device`], [`bench`](mod@bench) | seeded initialization, host ↔ tensor batches, a fused SiLU, CPU/CUDA device choice, `dlab bench` |
+//!
+//! Everything runs on any burn `Device`; tests use the pure-Rust CPU backend
+//! `Device::flex()`, with `.autodiff()` for training.
 //!
 //! Determinism: no code here draws from burn's own RNG (Flex keeps one process-global,
 //! mutex-guarded generator shared by all threads); weights and batches come from a `HostRng`,

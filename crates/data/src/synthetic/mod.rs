@@ -45,3 +45,6 @@ pub trait Synthetic: Send + Sync {
         Dataset::from_vectors(self.name(), self.sample(n, rng))
     }
 }
+
+#[cfg(test)]
+mod tests;

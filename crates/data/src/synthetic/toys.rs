@@ -331,3 +331,6 @@ impl Synthetic for TwentyFiveGaussians {
         Some(isotropic_gmm(&self.centers(), self.std))
     }
 }
+
+#[cfg(test)]
+mod tests;

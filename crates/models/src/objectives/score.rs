@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{affine, noisy, row_lincomb, scale_rows, Model};
 
-/// Distribution of the Hutchinson probes v (E[vvᵀ] = I for both).
+/// Distribution of the Hutchinson probes v (E\[vvᵀ\] = I for both).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Probe {

@@ -1,10 +1,4 @@
-//! Crate tests, one file per concern.
-
-mod dataset;
-mod loaders;
-mod spec;
-mod synthetic_specs;
-mod toys;
+//! Helpers shared by the crate's unit tests (each module's `tests` child).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};

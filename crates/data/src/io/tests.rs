@@ -1,6 +1,6 @@
 use std::path::Path;
 
-use super::{gzip, TempDir};
+use crate::test_support::{gzip, TempDir};
 use crate::{
     encode_idx, load_cifar10, load_idx, load_mnist_csv_gz, shared_mnist5k_path, DataError,
 };

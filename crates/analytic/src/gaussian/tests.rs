@@ -3,7 +3,9 @@ use faer::{Mat, MatRef};
 use samplers::rng::seeded;
 use samplers::{Batch, Denoiser, PfOdeSolution};
 
-use super::{assert_posterior_cov_is_jacobian, assert_score_is_grad_log_density, max_diff};
+use crate::test_support::{
+    assert_posterior_cov_is_jacobian, assert_score_is_grad_log_density, max_diff,
+};
 use crate::{AnalyticError, Distribution, Gaussian};
 
 fn full_rank() -> Gaussian {
@@ -94,7 +96,7 @@ fn score_is_gradient_of_log_density() {
     // σ = 0 is allowed for a full-rank Gaussian.
     let g = full_rank();
     let x = Batch::standard_normal(2, 5, &mut rng);
-    let fd = super::fd_grad_log_density(&g, &x, 0.0, 1e-5);
+    let fd = crate::test_support::fd_grad_log_density(&g, &x, 0.0, 1e-5);
     assert!(g.score(&x, 0.0).max_abs_diff(&fd) < 1e-6);
 }
 

@@ -1,6 +1,6 @@
 use samplers::rng::seeded;
 
-use super::max_diff;
+use crate::test_support::max_diff;
 use crate::{Distribution, GaussianMixture};
 
 #[test]

@@ -2,8 +2,10 @@ use faer::Mat;
 use samplers::rng::seeded;
 use samplers::{Batch, Denoiser};
 
-use super::{assert_posterior_cov_is_jacobian, assert_score_is_grad_log_density, max_diff};
 use crate::linalg::mul;
+use crate::test_support::{
+    assert_posterior_cov_is_jacobian, assert_score_is_grad_log_density, max_diff,
+};
 use crate::{Distribution, Molrg};
 
 fn line(angle: f64) -> Mat<f64> {

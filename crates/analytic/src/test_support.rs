@@ -1,11 +1,6 @@
-//! In-crate tests: every closed form checked against finite differences, direct linear
-//! algebra, quadrature or hand computations.
-
-mod delta;
-mod em;
-mod gaussian;
-mod gmm;
-mod molrg;
+//! Helpers shared by the crate's unit tests (each module's `tests` child): every closed
+//! form is checked against finite differences, direct linear algebra, quadrature or hand
+//! computations.
 
 use samplers::{Batch, Denoiser};
 

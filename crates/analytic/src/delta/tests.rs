@@ -1,7 +1,7 @@
 use samplers::rng::seeded;
 use samplers::{Batch, Denoiser};
 
-use super::{assert_posterior_cov_is_jacobian, assert_score_is_grad_log_density};
+use crate::test_support::{assert_posterior_cov_is_jacobian, assert_score_is_grad_log_density};
 use crate::{DeltaMixture, Distribution};
 
 /// Per-point reference: softmax of −‖x − x_i‖²/(2σ²), log-mean of N(x; x_i, σ²I).
@@ -125,7 +125,7 @@ fn posterior_covariance_of_two_points_matches_hand_computation() {
     let delta =
         DeltaMixture::new(Batch::from_vec(2, 2, vec![1.0, 0.0, -1.0, 0.0]).unwrap()).unwrap();
     let cov = delta.posterior_covariance(&[0.0, 0.7], 0.5);
-    assert!(super::max_diff(&cov, &[1.0, 0.0, 0.0, 0.0]) < 1e-14);
+    assert!(crate::test_support::max_diff(&cov, &[1.0, 0.0, 0.0, 0.0]) < 1e-14);
 }
 
 #[test]

@@ -1,7 +1,9 @@
 use samplers::rng::seeded;
 use samplers::{Batch, Denoiser};
 
-use super::{assert_posterior_cov_is_jacobian, assert_score_is_grad_log_density, max_diff};
+use crate::test_support::{
+    assert_posterior_cov_is_jacobian, assert_score_is_grad_log_density, max_diff,
+};
 use crate::{AnalyticError, Distribution, GaussianMixture};
 
 fn three_components() -> GaussianMixture {
