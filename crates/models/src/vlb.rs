@@ -9,10 +9,16 @@
 //! code's likelihood ([`DdpmSchedule::likelihood_log_variance`]), and mean either
 //! μ̃(x_t, x̂0 = D) (ε- and x0-prediction: μ_θ is determined by D) or the raw network output
 //! (μ̃-prediction). Per-sample terms are in nats (summed over dimensions); losses in bits/dim.
+//!
+//! This is the training form of the bound: its KL and decoder are tensor (autodiff) forms
+//! of the f64 formulas in `schedules::ddpm::bound`, tested against them; the decoder uses
+//! Ho et al.'s tanh approximation of Φ, as their training code. The bound is evaluated
+//! (bits/dim of a trained model) by `metrics::likelihood::ddpm_vlb`, on the same formulas.
 
 use burn::tensor::Tensor;
 use samplers::rng::HostRng;
 use samplers::Batch;
+use schedules::ddpm::bound::normal_kl;
 use schedules::{DdpmSchedule, ReverseVariance};
 use serde::{Deserialize, Serialize};
 
@@ -49,13 +55,6 @@ pub fn gaussian_kl(
     ((mean1 - mean2).square() * logvar2.neg().exp() + var_terms).mul_scalar(0.5)
 }
 
-/// [`gaussian_kl`] for one coordinate in f64.
-pub fn gaussian_kl_f64(mean1: f64, logvar1: f64, mean2: f64, logvar2: f64) -> f64 {
-    0.5 * (-1.0 + logvar2 - logvar1
-        + (logvar1 - logvar2).exp()
-        + (mean1 - mean2).powi(2) * (-logvar2).exp())
-}
-
 /// Φ(x) ≈ ½(1 + tanh(√(2/π)(x + 0.044715x³))), the standard normal CDF approximation of
 /// hojonathanho/diffusion (`approx_std_normal_cdf`).
 pub fn approx_std_normal_cdf(x: Tensor<2>) -> Tensor<2> {
@@ -86,20 +85,6 @@ pub fn discretized_gaussian_log_likelihood(
     log_delta
         .mask_where(x.clone().lower_elem(-1.0 + half), log_cdf_plus)
         .mask_where(x.greater_elem(1.0 - half), log_one_minus_cdf_min)
-}
-
-/// KL(q(x_T|x0) ‖ N(0, I)) per row in nats, with q = N(√ᾱ_T·x0, (1 − ᾱ_T)I) (Ho et al. 2020,
-/// eq. 5's L_T; `_prior_bpd`). Constant in θ.
-pub fn prior_kl(x0: &Batch, schedule: &DdpmSchedule) -> Vec<f64> {
-    let ab = *schedule.alpha_bars().last().expect("T >= 1");
-    let lv = (1.0 - ab).ln();
-    x0.rows()
-        .map(|r| {
-            r.iter()
-                .map(|&x| gaussian_kl_f64(ab.sqrt() * x, lv, 0.0, 0.0))
-                .sum()
-        })
-        .collect()
 }
 
 /// Per-t weights w_t with L_t = w_t·‖ε − ε̂‖² + d·C_t for ε-prediction:
@@ -133,7 +118,7 @@ pub fn vlb_weights_x0(schedule: &DdpmSchedule, variance: ReverseVariance) -> Vec
 /// alone (0 for fixed_small), for 0-based t ≥ 1.
 pub fn vlb_constant(schedule: &DdpmSchedule, variance: ReverseVariance, t: usize) -> f64 {
     let lv_p = schedule.likelihood_log_variance(t, variance);
-    gaussian_kl_f64(0.0, schedule.posterior_variance(t).ln(), 0.0, lv_p)
+    normal_kl(0.0, schedule.posterior_variance(t).ln(), 0.0, lv_p)
 }
 
 /// Per-row bound terms in nats (summed over dimensions) at drawn 0-based t_i and ε:
@@ -244,75 +229,4 @@ pub fn vlb_loss(
     let t = draw_timesteps(x0.n(), 0, schedule, rng);
     let eps = Batch::standard_normal(x0.n(), x0.dim(), rng);
     vlb_loss_at(model, mean, x0, schedule, variance, levels, &t, &eps)
-}
-
-/// The full bound on a batch, term by term, in nats per sample (batch means).
-#[derive(Clone, Debug, PartialEq)]
-pub struct VlbBreakdown {
-    /// KL(q(x_T|x0) ‖ N(0, I)).
-    pub prior: f64,
-    /// Σ_{t≥1 (0-based)} L_t.
-    pub diffusion: f64,
-    /// −log p_θ(x0|x_1).
-    pub decoder: f64,
-    /// Every term, index = 0-based t (entry 0 = decoder).
-    pub terms: Vec<f64>,
-    /// Data dimension d.
-    pub dim: usize,
-}
-
-impl VlbBreakdown {
-    /// prior + diffusion + decoder, nats per sample.
-    pub fn total(&self) -> f64 {
-        self.prior + self.diffusion + self.decoder
-    }
-
-    /// Nats per sample → bits per dimension.
-    pub fn bits_per_dim(&self, nats: f64) -> f64 {
-        nats / (self.dim as f64 * std::f64::consts::LN_2)
-    }
-
-    /// The whole bound in bits/dim (the NLL upper bound of Ho et al. 2020, Table 1).
-    pub fn total_bits_per_dim(&self) -> f64 {
-        self.bits_per_dim(self.total())
-    }
-}
-
-/// Every term of the bound on `x0` (one fresh ε per t from `rng`), for evaluation; the
-/// "all t" counterpart of [`vlb_loss`] (hojonathanho/diffusion `calc_bpd_loop`). Costs T
-/// forward passes; run it with a model on a device without autodiff.
-pub fn vlb_breakdown(
-    model: &Model,
-    mean: VlbMean,
-    x0: &Batch,
-    schedule: &DdpmSchedule,
-    variance: ReverseVariance,
-    levels: u32,
-    rng: &mut HostRng,
-) -> VlbBreakdown {
-    let n = x0.n();
-    let terms: Vec<f64> = (0..schedule.num_timesteps())
-        .map(|t| {
-            let eps = Batch::standard_normal(n, x0.dim(), rng);
-            let term = vlb_terms_at(
-                model,
-                mean,
-                x0,
-                schedule,
-                variance,
-                levels,
-                &vec![t; n],
-                &eps,
-            );
-            f64::from(term.mean().into_scalar::<f32>())
-        })
-        .collect();
-    let prior = prior_kl(x0, schedule).iter().sum::<f64>() / n as f64;
-    VlbBreakdown {
-        prior,
-        diffusion: terms[1..].iter().sum(),
-        decoder: terms[0],
-        terms,
-        dim: x0.dim(),
-    }
 }

@@ -214,4 +214,19 @@ mod tests {
             "i,sigma,name,ok\n0,80,a,true\n1,NaN,\"b,c\",false\n"
         );
     }
+
+    #[test]
+    fn parquet_nulls_are_refused_naming_the_file_and_column() {
+        let column = PlColumn::new("fd".into(), &[Some(1.0f64), None, Some(3.0)]);
+        let mut frame = DataFrame::new(3, vec![column]).unwrap();
+        let path = std::env::temp_dir().join(format!("dlab-nulls-{}.parquet", std::process::id()));
+        let file = std::fs::File::create(&path).unwrap();
+        ParquetWriter::new(file).finish(&mut frame).unwrap();
+        let err = Table::read_parquet(&path).unwrap_err().to_string();
+        std::fs::remove_file(&path).ok();
+        assert!(
+            err.contains("dlab-nulls") && err.contains("`fd` has 1 null values"),
+            "{err}"
+        );
+    }
 }

@@ -317,9 +317,15 @@ fn bad_values_in_a_profile_or_a_sweep_point_at_their_own_line() {
 }
 
 #[test]
-fn sizes_the_data_cannot_hold_are_refused_before_any_work() {
+fn keys_of_plain_models_and_sizes_the_data_cannot_hold_are_refused_before_any_work() {
     let dir = scratch("sizes");
     let cases = [
+        (JACOBIAN, "model.bogus", "1"),
+        (
+            JACOBIAN,
+            "probe.reference",
+            r#"{ kind = "delta", components = 3 }"#,
+        ),
         (JACOBIAN, "jacobian.subspace_dim", "100"),
         (JACOBIAN, "jacobian.eigenvector_images", "49"),
         (JACOBIAN, "probe.points", "100000000"),

@@ -73,6 +73,79 @@ fn edm_heun_step(
     heun_step(&mut slope, x, sigma, sigma_next, sigma_next == 0.0)
 }
 
+/// DPM-Solver++(2M) (Lu et al. 2022, "DPM-Solver++", Algorithm 2; k-diffusion's
+/// `sample_dpmpp_2m`): a second-order multistep solver of the PF-ODE in λ = −log σ with
+/// data prediction. Step i uses D_i and, from step 2 on, the previous D_{i−1} with the step
+/// ratio r = h_{i−1}/h_i: D' = (1 + 1/(2r))D_i − D_{i−1}/(2r), x ← (σ_{i+1}/σ_i)x +
+/// (1 − σ_{i+1}/σ_i)D'. The first step is first order (DPM-Solver++(1), the DDIM step), and
+/// the step to σ = 0 returns D. NFE = N on a grid of N σ's plus the final 0.
+pub fn dpmpp_2m(denoiser: &dyn Denoiser, x: Batch, sigmas: &[f64], trace: &mut Trace) -> Batch {
+    let mut x = x;
+    trace.push(sigmas[0], &x);
+    let mut previous: Option<(Batch, f64)> = None;
+    for w in sigmas.windows(2) {
+        let (sigma, sigma_next) = (w[0], w[1]);
+        let denoised = trace.denoise(denoiser, &x, sigma);
+        if sigma_next == 0.0 {
+            x = denoised;
+            trace.push(sigma_next, &x);
+            break;
+        }
+        let h = sigma.ln() - sigma_next.ln();
+        let target = match &previous {
+            Some((old, h_last)) => {
+                let r = h_last / h;
+                denoised.lincomb(1.0 + 1.0 / (2.0 * r), old, -1.0 / (2.0 * r))
+            }
+            None => denoised.clone(),
+        };
+        x = x.lincomb(sigma_next / sigma, &target, -(-h).exp_m1());
+        previous = Some((denoised, h));
+        trace.push(sigma_next, &x);
+    }
+    x
+}
+
+/// (σ_down, σ_up) of an ancestral step from σ to σ_next < σ with η ∈ [0, 1]:
+/// σ_up = min(σ_next, η·√(σ_next²(σ² − σ_next²)/σ²)), σ_down = √(σ_next² − σ_up²)
+/// (k-diffusion's `get_ancestral_step`; η = 1 is the DDPM posterior's noise, Ho et al. 2020).
+pub fn ancestral_step(sigma: f64, sigma_next: f64, eta: f64) -> (f64, f64) {
+    if sigma_next == 0.0 {
+        return (0.0, 0.0);
+    }
+    let up = (eta
+        * (sigma_next * sigma_next * (sigma * sigma - sigma_next * sigma_next) / (sigma * sigma))
+            .sqrt())
+    .min(sigma_next);
+    ((sigma_next * sigma_next - up * up).sqrt(), up)
+}
+
+/// Euler ancestral (k-diffusion's `sample_euler_ancestral`): an Euler step of the PF-ODE to
+/// σ_down, then fresh noise of standard deviation σ_up ([`ancestral_step`]); η = 0 is the
+/// Euler sampler. NFE = N.
+pub fn euler_ancestral<R: Rng + ?Sized>(
+    denoiser: &dyn Denoiser,
+    x: Batch,
+    sigmas: &[f64],
+    eta: f64,
+    rng: &mut R,
+    trace: &mut Trace,
+) -> Batch {
+    let mut x = x;
+    trace.push(sigmas[0], &x);
+    for w in sigmas.windows(2) {
+        let (sigma, sigma_next) = (w[0], w[1]);
+        let (down, up) = ancestral_step(sigma, sigma_next, eta);
+        let d = ode_slope(denoiser, &x, sigma, trace);
+        x.axpy(down - sigma, &d);
+        if up > 0.0 {
+            x.axpy(up, &Batch::standard_normal(x.n(), x.dim(), rng));
+        }
+        trace.push(sigma_next, &x);
+    }
+    x
+}
+
 /// The stochasticity parameters of Karras et al. 2022, Algorithm 2.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Churn {

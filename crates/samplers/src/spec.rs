@@ -36,6 +36,20 @@ pub enum SamplerSpec {
         #[serde(default = "one")]
         s_noise: f64,
     },
+    /// DPM-Solver++(2M) (Lu et al. 2022) on the σ grid; NFE = N − skip.
+    #[serde(rename = "dpmpp_2m")]
+    Dpmpp2m {
+        #[serde(default)]
+        skip: usize,
+    },
+    /// Euler ancestral (k-diffusion) on the σ grid with noise fraction η ∈ [0, 1]
+    /// (default 1); NFE = N − skip.
+    EulerAncestral {
+        #[serde(default)]
+        skip: usize,
+        #[serde(default = "one")]
+        eta: f64,
+    },
     /// DDPM ancestral sampling (Ho et al. 2020, Algorithm 2). On a ddpm schedule it visits
     /// the schedule's timesteps; on any other it visits the σ grid through ᾱ = 1/(1 + σ²).
     /// `clip_x0 = [−1, 1]` clips x̂0 to the data range before each step (Ho et al.'s sampler).
@@ -106,6 +120,8 @@ impl SamplerSpec {
             SamplerSpec::Euler { .. } => "euler",
             SamplerSpec::Heun { .. } => "heun",
             SamplerSpec::EdmStochastic { .. } => "edm_stochastic",
+            SamplerSpec::Dpmpp2m { .. } => "dpmpp_2m",
+            SamplerSpec::EulerAncestral { .. } => "euler_ancestral",
             SamplerSpec::Ancestral { .. } => "ancestral",
             SamplerSpec::Ddim { .. } => "ddim",
             SamplerSpec::EulerMaruyama {} => "euler_maruyama",
@@ -121,7 +137,9 @@ impl SamplerSpec {
         match *self {
             SamplerSpec::Euler { skip }
             | SamplerSpec::Heun { skip }
-            | SamplerSpec::EdmStochastic { skip, .. } => skip,
+            | SamplerSpec::EdmStochastic { skip, .. }
+            | SamplerSpec::Dpmpp2m { skip }
+            | SamplerSpec::EulerAncestral { skip, .. } => skip,
             _ => 0,
         }
     }
@@ -148,6 +166,9 @@ impl SamplerSpec {
                 valid_clip(clip_x0)
             }
             SamplerSpec::Ancestral { clip_x0, .. } => valid_clip(clip_x0),
+            SamplerSpec::EulerAncestral { eta, .. } if !(0.0..=1.0).contains(&eta) => {
+                Err(SamplerError::invalid("eta", eta, "must be in [0, 1]"))
+            }
             SamplerSpec::EulerMaruyama {}
             | SamplerSpec::PfOdeEuler {}
             | SamplerSpec::PfOdeHeun {}
@@ -264,7 +285,9 @@ pub fn sample<R: Rng + ?Sized>(
     let out = match *spec {
         SamplerSpec::Euler { skip }
         | SamplerSpec::Heun { skip }
-        | SamplerSpec::EdmStochastic { skip, .. } => {
+        | SamplerSpec::EdmStochastic { skip, .. }
+        | SamplerSpec::Dpmpp2m { skip }
+        | SamplerSpec::EulerAncestral { skip, .. } => {
             sample_edm(spec, &draw, skip, teleport_solution, rng, &mut trace)?
         }
         SamplerSpec::Ancestral { .. } | SamplerSpec::Ddim { .. } => {
@@ -352,6 +375,10 @@ fn run_edm<R: Rng + ?Sized>(
                 s_noise,
             };
             edm::stochastic(denoiser, x, tail, &churn, rng, trace)
+        }
+        SamplerSpec::Dpmpp2m { .. } => edm::dpmpp_2m(denoiser, x, tail, trace),
+        SamplerSpec::EulerAncestral { eta, .. } => {
+            edm::euler_ancestral(denoiser, x, tail, eta, rng, trace)
         }
         _ => unreachable!(),
     }

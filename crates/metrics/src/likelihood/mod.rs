@@ -10,16 +10,15 @@
 //! `1/(d ln 2)`); (a) is a bound on the discrete probability of data on an `L`-level grid
 //! in [−1, 1]. To compare a continuous number with a discrete one add
 //! [`dequantization_offset_bits`] of the bin width (Song et al. 2021's `+7` for 8-bit data).
-//! [`gaussian`] holds the Gaussian helpers (Φ, KL, discretized decoder) of (a).
+//! The pieces of (a) (Φ, KL, prior, discretized decoder) are `schedules::ddpm::bound`, which
+//! the training losses of `models::vlb` share.
 
 pub mod exact;
-pub mod gaussian;
 pub mod pf_ode;
 pub mod vlb;
 
 pub use exact::{dequantization_offset_bits, exact_nll_bits_per_dim, nats_to_bits_per_dim};
-pub use gaussian::{discretized_gaussian_log_likelihood, normal_cdf, normal_kl};
 pub use pf_ode::{
     isotropic_prior_log_density, pf_ode_likelihood, PfOdeLikelihood, PfOdeNll, Prior,
 };
-pub use vlb::{ddpm_vlb, prior_kl, VlbBreakdown, VlbConfig};
+pub use vlb::{ddpm_vlb, VlbBreakdown, VlbConfig};

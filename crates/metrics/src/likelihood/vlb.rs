@@ -12,9 +12,9 @@ use samplers::rng::HostRng;
 use samplers::{Batch, Denoiser};
 use schedules::ddpm::{DdpmSchedule, ReverseVariance};
 
-use super::gaussian::{discretized_gaussian_log_likelihood, normal_kl};
 use crate::error::{check_count, check_finite, check_len};
 use crate::MetricError;
+use schedules::ddpm::bound::{discretized_gaussian_log_likelihood, normal_kl, prior_kl};
 
 /// Settings of the bound.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -60,15 +60,6 @@ impl VlbBreakdown {
         );
         (p, s, r, p + s + r)
     }
-}
-
-/// Prior term `KL(q(x_T|x0) ‖ N(0, I)) = Σ_i KL(N(√ᾱ_T x0_i, 1 − ᾱ_T) ‖ N(0, 1))` in nats
-/// (Ho et al.'s `_prior_bpd` before the bits/dim scaling).
-pub fn prior_kl(x0: &[f64], alpha_bar_t: f64) -> f64 {
-    let logvar = (1.0 - alpha_bar_t).ln();
-    x0.iter()
-        .map(|x| normal_kl(alpha_bar_t.sqrt() * x, logvar, 0.0, 0.0))
-        .sum()
 }
 
 /// The DDPM bound in bits/dim for every row of `x0` (data in [−1, 1] on the L-level grid),

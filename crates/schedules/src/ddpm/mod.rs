@@ -4,6 +4,7 @@
 //! In the EDM frame a DDPM step t has s = √ᾱ_t and σ = √((1 − ᾱ_t)/ᾱ_t).
 
 mod betas;
+pub mod bound;
 mod posterior;
 mod spacing;
 #[cfg(test)]

@@ -1,5 +1,9 @@
-//! Gaussian pieces of the DDPM bound (Ho et al. 2020, `diffusion_utils_2.py`): the normal
-//! CDF, the KL between diagonal Gaussians and the discretized Gaussian decoder.
+//! The pieces of the DDPM variational bound (Ho, Jain & Abbeel 2020, eq. 5), in f64, one
+//! coordinate at a time: the KL between Gaussians of the diffusion terms, the prior term and
+//! the discretized Gaussian decoder (their code's `normal_kl`, `_prior_bpd` and
+//! `discretized_gaussian_log_likelihood`). The one copy of these formulas: the evaluation of
+//! the bound (`metrics::likelihood::ddpm_vlb`) is built on them, and the training losses of
+//! `models::vlb` use them for their constants and test their tensor forms against them.
 
 use std::f64::consts::SQRT_2;
 
@@ -27,6 +31,16 @@ pub fn normal_kl(mean1: f64, logvar1: f64, mean2: f64, logvar2: f64) -> f64 {
     0.5 * (-1.0 + logvar2 - logvar1
         + (logvar1 - logvar2).exp()
         + (mean1 - mean2).powi(2) * (-logvar2).exp())
+}
+
+/// Prior term `KL(q(x_T|x0) ‖ N(0, I)) = Σ_i KL(N(√ᾱ_T x0_i, 1 − ᾱ_T) ‖ N(0, 1))` in nats
+/// for one sample `x0` (Ho et al. 2020, eq. 5's L_T; their `_prior_bpd` before the
+/// bits/dim scaling). Constant in the model.
+pub fn prior_kl(x0: &[f64], alpha_bar_t: f64) -> f64 {
+    let logvar = (1.0 - alpha_bar_t).ln();
+    x0.iter()
+        .map(|x| normal_kl(alpha_bar_t.sqrt() * x, logvar, 0.0, 0.0))
+        .sum()
 }
 
 /// log-probability (nats) of the bin of `x` under N(mean, e^{2·log_scale}), one coordinate
