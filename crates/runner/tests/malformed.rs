@@ -123,6 +123,11 @@ const BAD_VALUES: &[(&str, &str)] = &[
     ("model.train.bogus", "1"),
     ("model.net.arch", r#""nope""#),
     ("model.net.bogus", "1"),
+    ("model.net.width", "-1"),
+    (
+        "model.parameterization",
+        r#"{ kind = "edm", sigma_data = "x" }"#,
+    ),
     ("model.guidance", "nan"),
     ("model.use_ema", "3"),
     ("schedule.kind", r#""heunn""#),

@@ -720,11 +720,12 @@ fn parse_experiment(mut table: Table) -> Result<Experiment, KeyError> {
     refuse_keys_of_plain_models(&table)?;
     // Parse each table alone first: its error then names the table (and the key).
     for (name, value) in &table {
-        if let Err(message) = parse_table(name, value) {
-            let key = error_key(name, value, &message);
+        if let Err(err) = parse_table(name, value) {
+            let key = error_key(name, value, &err);
             let shown = lookup(&table, &key)
                 .filter(|_| key.contains('.'))
                 .map_or_else(String::new, |v| format!("{key} = {v}: "));
+            let message = err.message;
             return Err(KeyError::new(&key, format!("[{name}]: {shown}{message}")));
         }
     }
@@ -871,41 +872,47 @@ fn lookup<'a>(table: &'a Table, key: &str) -> Option<&'a Value> {
     Some(value)
 }
 
-/// The dotted key a serde error on table `name` is about: the key holding the unknown
-/// variant, the unknown field, the missing field, or else the deepest key without which
-/// the table parses (e.g. a negative count: "invalid value: integer `-1`, expected
-/// usize"); the table itself when none is found.
-fn error_key(name: &str, value: &Value, message: &str) -> String {
-    let quoted = quoted_word(message);
-    let found = match quoted {
-        Some(word) if message.contains("unknown variant") => {
-            find_path(value, &mut |_, v| value_names(v, word))
-        }
-        Some(word) if message.contains("unknown field") => find_path(value, &mut |k, _| k == word),
-        Some(word) if message.contains("missing field") => Some(word.to_string()),
-        _ => None,
+/// The dotted key a serde error on table `name` is about: the path serde_path_to_error
+/// tracked (list indices dropped: `names[0]` is the key `names`), or, where serde buffered
+/// the table and lost the path (the tagged `kind` tables), the deepest key without which
+/// the table parses; the table itself when neither finds one.
+fn error_key(name: &str, value: &Value, err: &TableError) -> String {
+    let tracked: Vec<&str> = err
+        .path
+        .split('.')
+        .map(|segment| segment.split('[').next().unwrap_or(segment))
+        .filter(|segment| !segment.is_empty() && *segment != "?")
+        .collect();
+    let path = (!tracked.is_empty())
+        .then(|| tracked.join("."))
+        .or_else(|| culprit_path(name, value, ""));
+    let path = path.map(|p| inside_table(name, value, p));
+    path.map_or_else(|| name.to_string(), |path| format!("{name}.{path}"))
+}
+
+/// The tag fields of the schema's internally tagged tables (`kind = "…"`, `arch = "…"`).
+const TAG_KEYS: [&str; 2] = ["kind", "arch"];
+
+/// A path that ends at a table (serde reads a tagged table whole, so the tracked path stops
+/// there) goes on to the deepest key below it without which the table parses, else to the
+/// table's tag (an unknown variant); any other path is kept.
+fn inside_table(name: &str, value: &Value, path: String) -> String {
+    let Some(table) = lookup_path(value, &path).and_then(Value::as_table) else {
+        return path;
     };
-    let literal = |word: &str| find_path(value, &mut |_, v| !v.is_table() && v.to_string() == word);
-    found
-        .or_else(|| culprit_path(name, value))
-        .or_else(|| quoted.and_then(literal))
-        .map_or_else(|| name.to_string(), |path| format!("{name}.{path}"))
-}
-
-/// The first word between backticks in a serde message.
-fn quoted_word(message: &str) -> Option<&str> {
-    let start = message.find('`')? + 1;
-    let len = message[start..].find('`')?;
-    Some(&message[start..start + len])
-}
-
-/// Whether `v` is the string `word` or an array holding it.
-fn value_names(v: &Value, word: &str) -> bool {
-    match v {
-        Value::String(s) => s == word,
-        Value::Array(items) => items.iter().any(|i| i.as_str() == Some(word)),
-        _ => false,
+    if let Some(deeper) = culprit_path(name, value, &format!("{path}.")) {
+        return deeper;
     }
+    match TAG_KEYS.iter().find(|k| table.contains_key(**k)) {
+        Some(tag) => format!("{path}.{tag}"),
+        None => path,
+    }
+}
+
+/// The value at a dotted path below `value`.
+fn lookup_path<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.')
+        .try_fold(value, |at, part| at.as_table()?.get(part))
 }
 
 /// The dotted path (below `value`) of the first key, depth first, for which `hit` holds.
@@ -953,43 +960,52 @@ fn without(value: &Value, path: &[String]) -> Value {
     value
 }
 
-/// The deepest key of table `name` without which it parses.
-fn culprit_path(name: &str, value: &Value) -> Option<String> {
+/// The deepest key of table `name` starting with `prefix` without which the table parses.
+fn culprit_path(name: &str, value: &Value, prefix: &str) -> Option<String> {
     let mut paths = Vec::new();
     key_paths(value, &[], &mut paths);
     paths.sort_by_key(|p| std::cmp::Reverse(p.len()));
     paths
         .into_iter()
+        .filter(|p| p.join(".").starts_with(prefix))
         .find(|p| parse_table(name, &without(value, p)).is_ok())
         .map(|p| p.join("."))
 }
 
-/// Deserializes one top-level table into its type; the error message on failure.
-fn parse_table(name: &str, value: &Value) -> Result<(), String> {
-    let result = match name {
-        "experiment" => value.clone().try_into::<Meta>().map(drop),
-        "data" => value.clone().try_into::<DataSpec>().map(drop),
-        "split" => value.clone().try_into::<SplitSpec>().map(drop),
-        "model" => value.clone().try_into::<ModelSpec>().map(drop),
-        "teleport" => value.clone().try_into::<TeleportSpec>().map(drop),
-        "schedule" => value.clone().try_into::<ScheduleSpec>().map(drop),
-        "sampler" => value.clone().try_into::<SamplerSpec>().map(drop),
-        "metrics" => value.clone().try_into::<MetricsSpec>().map(drop),
-        "probe" => value.clone().try_into::<ProbeSpec>().map(drop),
-        "jacobian" => value.clone().try_into::<tasks::JacobianSpec>().map(drop),
-        "memorization" => value
-            .clone()
-            .try_into::<tasks::MemorizationSpec>()
-            .map(drop),
-        "plot" => value.clone().try_into::<Vec<PlotSpec>>().map(drop),
-        "check" => value
-            .clone()
-            .try_into::<BTreeMap<String, Tolerance>>()
-            .map(drop),
-        "run" => value.clone().try_into::<RunSpec>().map(drop),
+/// Why a top-level table does not deserialize: serde's message and the path of the
+/// offending key inside the table (`train.lr`), as serde_path_to_error tracked it.
+struct TableError {
+    path: String,
+    message: String,
+}
+
+/// Deserializes one top-level table into its type, tracking the path of a failure.
+fn parse_table(name: &str, value: &Value) -> Result<(), TableError> {
+    fn check<T: serde::de::DeserializeOwned>(value: &Value) -> Result<(), TableError> {
+        serde_path_to_error::deserialize::<_, T>(value.clone())
+            .map(drop)
+            .map_err(|e| TableError {
+                path: e.path().to_string(),
+                message: e.into_inner().message().to_string(),
+            })
+    }
+    match name {
+        "experiment" => check::<Meta>(value),
+        "data" => check::<DataSpec>(value),
+        "split" => check::<SplitSpec>(value),
+        "model" => check::<ModelSpec>(value),
+        "teleport" => check::<TeleportSpec>(value),
+        "schedule" => check::<ScheduleSpec>(value),
+        "sampler" => check::<SamplerSpec>(value),
+        "metrics" => check::<MetricsSpec>(value),
+        "probe" => check::<ProbeSpec>(value),
+        "jacobian" => check::<tasks::JacobianSpec>(value),
+        "memorization" => check::<tasks::MemorizationSpec>(value),
+        "plot" => check::<Vec<PlotSpec>>(value),
+        "check" => check::<BTreeMap<String, Tolerance>>(value),
+        "run" => check::<RunSpec>(value),
         _ => Ok(()),
-    };
-    result.map_err(|e| e.message().to_string())
+    }
 }
 
 /// The metrics measured once per cell: only in `sample_quality`; the bound needs a ddpm
