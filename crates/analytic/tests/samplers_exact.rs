@@ -350,3 +350,29 @@ fn euler_ancestral_reproduces_the_data_distribution_and_is_euler_at_eta_zero() {
     assert!((down * down + up * up - 1.0).abs() < 1e-15);
     assert!((up * up - 1.0 * (4.0 - 1.0) / 4.0).abs() < 1e-15);
 }
+
+#[test]
+fn dpmpp_3m_converges_at_third_order() {
+    let g = gaussian();
+    let x_t = edm::initial_noise(64, 4, 80.0, &mut seeded(17));
+    let exact = g.transport(&x_t, 80.0, 0.002);
+    let global_error = |n: usize| {
+        let mut sigmas = karras_sigmas(0.002, 80.0, 7.0, n).unwrap();
+        sigmas.pop();
+        let mut trace = Trace::new();
+        let out = edm::dpmpp_3m(&g, x_t.clone(), &sigmas, &mut trace);
+        assert_eq!(trace.nfe, n - 1, "one evaluation per step");
+        out.max_abs_diff(&exact)
+    };
+    let (e32, e64, e128) = (global_error(32), global_error(64), global_error(128));
+    let order = (e64 / e128).log2();
+    println!("DPM-Solver++(3M) errors {e32:e} {e64:e} {e128:e}: order {order:.2}");
+    assert!(
+        (2.6..3.4).contains(&order),
+        "errors {e32} {e64} {e128}: order {order}"
+    );
+    let mut sigmas = karras_sigmas(0.002, 80.0, 7.0, 64).unwrap();
+    sigmas.pop();
+    let second = edm::dpmpp_2m(&g, x_t.clone(), &sigmas, &mut Trace::new());
+    assert!(e64 < second.max_abs_diff(&exact), "3M beats 2M at 63 NFE");
+}

@@ -42,6 +42,12 @@ pub enum SamplerSpec {
         #[serde(default)]
         skip: usize,
     },
+    /// DPM-Solver++(3M) (Lu et al. 2022) on the σ grid; NFE = N − skip.
+    #[serde(rename = "dpmpp_3m")]
+    Dpmpp3m {
+        #[serde(default)]
+        skip: usize,
+    },
     /// Euler ancestral (k-diffusion) on the σ grid with noise fraction η ∈ [0, 1]
     /// (default 1); NFE = N − skip.
     EulerAncestral {
@@ -121,6 +127,7 @@ impl SamplerSpec {
             SamplerSpec::Heun { .. } => "heun",
             SamplerSpec::EdmStochastic { .. } => "edm_stochastic",
             SamplerSpec::Dpmpp2m { .. } => "dpmpp_2m",
+            SamplerSpec::Dpmpp3m { .. } => "dpmpp_3m",
             SamplerSpec::EulerAncestral { .. } => "euler_ancestral",
             SamplerSpec::Ancestral { .. } => "ancestral",
             SamplerSpec::Ddim { .. } => "ddim",
@@ -139,6 +146,7 @@ impl SamplerSpec {
             | SamplerSpec::Heun { skip }
             | SamplerSpec::EdmStochastic { skip, .. }
             | SamplerSpec::Dpmpp2m { skip }
+            | SamplerSpec::Dpmpp3m { skip }
             | SamplerSpec::EulerAncestral { skip, .. } => skip,
             _ => 0,
         }
@@ -287,6 +295,7 @@ pub fn sample<R: Rng + ?Sized>(
         | SamplerSpec::Heun { skip }
         | SamplerSpec::EdmStochastic { skip, .. }
         | SamplerSpec::Dpmpp2m { skip }
+        | SamplerSpec::Dpmpp3m { skip }
         | SamplerSpec::EulerAncestral { skip, .. } => {
             sample_edm(spec, &draw, skip, teleport_solution, rng, &mut trace)?
         }
@@ -377,6 +386,7 @@ fn run_edm<R: Rng + ?Sized>(
             edm::stochastic(denoiser, x, tail, &churn, rng, trace)
         }
         SamplerSpec::Dpmpp2m { .. } => edm::dpmpp_2m(denoiser, x, tail, trace),
+        SamplerSpec::Dpmpp3m { .. } => edm::dpmpp_3m(denoiser, x, tail, trace),
         SamplerSpec::EulerAncestral { eta, .. } => {
             edm::euler_ancestral(denoiser, x, tail, eta, rng, trace)
         }
