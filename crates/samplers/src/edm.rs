@@ -75,51 +75,31 @@ fn edm_heun_step(
 
 /// DPM-Solver++(2M) (Lu et al. 2022, "DPM-Solver++", Algorithm 2; k-diffusion's
 /// `sample_dpmpp_2m`): a second-order multistep solver of the PF-ODE in λ = −log σ with
-/// data prediction. Step i uses D_i and, from step 2 on, the previous D_{i−1} with the step
-/// ratio r = h_{i−1}/h_i: D' = (1 + 1/(2r))D_i − D_{i−1}/(2r), x ← (σ_{i+1}/σ_i)x +
-/// (1 − σ_{i+1}/σ_i)D'. The first step is first order (DPM-Solver++(1), the DDIM step), and
-/// the step to σ = 0 returns D. NFE = N on a grid of N σ's plus the final 0.
+/// data prediction ([`dpmpp_update`]). The first step is first order (DPM-Solver++(1), the
+/// DDIM step), and the step to σ = 0 returns D. NFE = N on a grid of N σ's plus the final 0.
 pub fn dpmpp_2m(denoiser: &dyn Denoiser, x: Batch, sigmas: &[f64], trace: &mut Trace) -> Batch {
-    let mut x = x;
-    trace.push(sigmas[0], &x);
-    let mut previous: Option<(Batch, f64)> = None;
-    for w in sigmas.windows(2) {
-        let (sigma, sigma_next) = (w[0], w[1]);
-        let denoised = trace.denoise(denoiser, &x, sigma);
-        if sigma_next == 0.0 {
-            x = denoised;
-            trace.push(sigma_next, &x);
-            break;
-        }
-        let h = sigma.ln() - sigma_next.ln();
-        let target = match &previous {
-            Some((old, h_last)) => {
-                let r = h_last / h;
-                denoised.lincomb(1.0 + 1.0 / (2.0 * r), old, -1.0 / (2.0 * r))
-            }
-            None => denoised.clone(),
-        };
-        x = x.lincomb(sigma_next / sigma, &target, -(-h).exp_m1());
-        previous = Some((denoised, h));
-        trace.push(sigma_next, &x);
-    }
-    x
+    dpmpp_multistep(denoiser, x, sigmas, 2, trace)
 }
 
 /// DPM-Solver++(3M): the third-order multistep solver of Lu et al. 2022 ("DPM-Solver++",
-/// §3: the exact solution x_{i+1} = (σ_{i+1}/σ_i)x_i + σ_{i+1}∫e^λ D dλ in λ = −log σ, with
-/// the data prediction D expanded to second order in λ). With h = λ_{i+1} − λ_i, e = e^{−h} − 1,
-/// r0 = h_{i−1}/h, r1 = h_{i−2}/h and the predictions D_i, D_{i−1}, D_{i−2}:
-/// D1_0 = (D_i − D_{i−1})/r0, D1_1 = (D_{i−1} − D_{i−2})/r1, D1 = D1_0 + r0/(r0 + r1)·(D1_0 −
-/// D1_1) ≈ h·D′ and D2 = (D1_0 − D1_1)/(r0 + r1) ≈ h²D″/2, then
-/// x ← (σ_{i+1}/σ_i)x − e·D_i + (e/h + 1)·D1 + (1 − 2(e + h)/h²)·D2, the last weight being
-/// ∫₀ʰ e^{u−h}u²/2 du · 2/h² (measured third order on the exact Gaussian). The first step is
-/// first order and the second second order ([`dpmpp_2m`]'s updates); the step to σ = 0
-/// returns D. NFE = N.
+/// §3) ([`dpmpp_update`]); the first two steps are of first and second order, the step to
+/// σ = 0 returns D. NFE = N.
 pub fn dpmpp_3m(denoiser: &dyn Denoiser, x: Batch, sigmas: &[f64], trace: &mut Trace) -> Batch {
+    dpmpp_multistep(denoiser, x, sigmas, 3, trace)
+}
+
+/// The DPM-Solver++ multistep loop up to `order` (2 or 3): each step uses the data
+/// predictions of up to `order − 1` earlier steps.
+fn dpmpp_multistep(
+    denoiser: &dyn Denoiser,
+    x: Batch,
+    sigmas: &[f64],
+    order: usize,
+    trace: &mut Trace,
+) -> Batch {
     let mut x = x;
     trace.push(sigmas[0], &x);
-    // The two previous data predictions with the step h that followed each.
+    // Earlier data predictions with the step h that followed each, oldest first.
     let mut history: Vec<(Batch, f64)> = Vec::new();
     for w in sigmas.windows(2) {
         let (sigma, sigma_next) = (w[0], w[1]);
@@ -130,33 +110,54 @@ pub fn dpmpp_3m(denoiser: &dyn Denoiser, x: Batch, sigmas: &[f64], trace: &mut T
             break;
         }
         let h = sigma.ln() - sigma_next.ln();
-        let e = (-h).exp_m1();
-        x = match history.as_slice() {
-            [] => x.lincomb(sigma_next / sigma, &denoised, -e),
-            [(d1, h1)] => {
-                let r = h1 / h;
-                let target = denoised.lincomb(1.0 + 1.0 / (2.0 * r), d1, -1.0 / (2.0 * r));
-                x.lincomb(sigma_next / sigma, &target, -e)
-            }
-            [.., (d2, h2), (d1, h1)] => {
-                let (r0, r1) = (h1 / h, h2 / h);
-                let d1_0 = denoised.lincomb(1.0 / r0, d1, -1.0 / r0);
-                let d1_1 = d1.lincomb(1.0 / r1, d2, -1.0 / r1);
-                let diff = d1_0.lincomb(1.0, &d1_1, -1.0);
-                let first = d1_0.lincomb(1.0, &diff, r0 / (r0 + r1));
-                let second = diff.scaled(1.0 / (r0 + r1));
-                x.lincomb(sigma_next / sigma, &denoised, -e)
-                    .lincomb(1.0, &first, e / h + 1.0)
-                    .lincomb(1.0, &second, 1.0 - 2.0 * (e + h) / (h * h))
-            }
-        };
+        x = dpmpp_update(&x, sigma_next / sigma, h, &denoised, &history);
         history.push((denoised, h));
-        if history.len() > 2 {
+        if history.len() >= order {
             history.remove(0);
         }
         trace.push(sigma_next, &x);
     }
     x
+}
+
+/// One DPM-Solver++ step of order 1 + `history.len()` (Lu et al. 2022, §3: the exact solution
+/// x_{i+1} = (σ_{i+1}/σ_i)x_i + σ_{i+1}∫e^λ D dλ in λ = −log σ, with D expanded in λ), with
+/// h = λ_{i+1} − λ_i, e = e^{−h} − 1 and `ratio` = σ_{i+1}/σ_i:
+/// - order 1: x ← ratio·x − e·D_i;
+/// - order 2 (Algorithm 2), r = h_{i−1}/h: D′ = (1 + 1/(2r))D_i − D_{i−1}/(2r), x ← ratio·x − e·D′;
+/// - order 3, r0 = h_{i−1}/h, r1 = h_{i−2}/h: D1_0 = (D_i − D_{i−1})/r0,
+///   D1_1 = (D_{i−1} − D_{i−2})/r1, D1 = D1_0 + r0/(r0 + r1)·(D1_0 − D1_1) ≈ h·D′,
+///   D2 = (D1_0 − D1_1)/(r0 + r1) ≈ h²D″/2, and
+///   x ← ratio·x − e·D_i + (e/h + 1)·D1 + (1 − 2(e + h)/h²)·D2, the last weight being
+///   ∫₀ʰ e^{u−h}u²/2 du · 2/h² (third order measured on the exact Gaussian).
+fn dpmpp_update(
+    x: &Batch,
+    ratio: f64,
+    h: f64,
+    denoised: &Batch,
+    history: &[(Batch, f64)],
+) -> Batch {
+    let e = (-h).exp_m1();
+    match history {
+        [] => x.lincomb(ratio, denoised, -e),
+        [(d1, h1)] => {
+            let r = h1 / h;
+            let target = denoised.lincomb(1.0 + 1.0 / (2.0 * r), d1, -1.0 / (2.0 * r));
+            x.lincomb(ratio, &target, -e)
+        }
+        [(d2, h2), (d1, h1)] => {
+            let (r0, r1) = (h1 / h, h2 / h);
+            let d1_0 = denoised.lincomb(1.0 / r0, d1, -1.0 / r0);
+            let d1_1 = d1.lincomb(1.0 / r1, d2, -1.0 / r1);
+            let diff = d1_0.lincomb(1.0, &d1_1, -1.0);
+            let first = d1_0.lincomb(1.0, &diff, r0 / (r0 + r1));
+            let second = diff.scaled(1.0 / (r0 + r1));
+            x.lincomb(ratio, denoised, -e)
+                .lincomb(1.0, &first, e / h + 1.0)
+                .lincomb(1.0, &second, 1.0 - 2.0 * (e + h) / (h * h))
+        }
+        _ => unreachable!("DPM-Solver++ keeps at most two earlier predictions"),
+    }
 }
 
 /// (σ_down, σ_up) of an ancestral step from σ to σ_next < σ with η ∈ [0, 1]:
