@@ -149,7 +149,7 @@ kind = "digits"
 [model]
 kind = "network"
 net = { arch = "mlp", width = 32, depth = 1, emb_dim = 8 }
-train = { steps = 4000, batch_size = 32, lr = 1e-3, log_every = 50, checkpoint_every = 100 }
+train = { steps = 12000, batch_size = 32, lr = 1e-3, log_every = 50, checkpoint_every = 100 }
 
 [schedule]
 kind = "edm"
