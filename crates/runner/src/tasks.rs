@@ -55,9 +55,10 @@ pub fn output_columns(e: &Experiment) -> (Vec<String>, Vec<String>) {
             for name in &e.metrics.names {
                 match name {
                     MetricName::NllBitsPerDim => metrics.extend(own(&likelihood::NLL_COLUMNS)),
-                    MetricName::FinalLoss | MetricName::Diverged => {
-                        metrics.push(name.column().to_string())
-                    }
+                    MetricName::NllPfOde
+                    | MetricName::NllExact
+                    | MetricName::FinalLoss
+                    | MetricName::Diverged => metrics.push(name.column().to_string()),
                     _ => {
                         metrics.push(name.column().to_string());
                         if e.metrics.sample_seeds > 1 {
@@ -209,6 +210,16 @@ fn metric_columns(
                 cell.noise_root,
             )?),
             (MetricName::NllBitsPerDim, None, _) => metrics.extend(likelihood::nan_nll_columns()),
+            (MetricName::NllPfOde, Some(d), _) => metrics.push(likelihood::pf_ode_column(
+                cell.e,
+                cell.data,
+                d,
+                cell.noise_root,
+            )?),
+            (MetricName::NllPfOde, None, _) => metrics.push((name.column().into(), f64::NAN)),
+            (MetricName::NllExact, _, _) => {
+                metrics.push(likelihood::exact_column(cell.e, cell.data)?)
+            }
             (MetricName::FinalLoss | MetricName::Diverged, _, Some(t)) => {
                 metrics.push(likelihood::training_column(*name, t))
             }
@@ -403,7 +414,11 @@ fn sample_metric(
         MetricName::FidClassifier | MetricName::KidClassifier => {
             unreachable!("classifier metrics are computed with their features")
         }
-        MetricName::NllBitsPerDim | MetricName::FinalLoss | MetricName::Diverged => {
+        MetricName::NllBitsPerDim
+        | MetricName::NllPfOde
+        | MetricName::NllExact
+        | MetricName::FinalLoss
+        | MetricName::Diverged => {
             bail!(
                 "metrics.names: `{}` is not a sample metric (only experiment.task = \"sample_quality\" measures it)",
                 name.column()

@@ -202,3 +202,24 @@ fn the_bound_needs_a_ddpm_schedule_and_a_subset_inside_the_grid() {
         "{err}"
     );
 }
+
+/// The PF-ODE likelihood of the exact denoiser equals the exact density of the same points
+/// (Gaussian data, d = 4): the ODE, its trace and the prior are right.
+#[test]
+fn the_pf_ode_likelihood_of_the_exact_denoiser_is_the_exact_likelihood() {
+    let text = "[experiment]\nname = \"ode_nll\"\nseed = 3\n\
+        [data]\nkind = \"gaussian\"\neigenvalues = [2.0, 1.0, 0.5, 0.25]\n\
+        [model]\nkind = \"exact\"\n\
+        [metrics]\nsamples = 10\nnames = [\"nll_pf_ode\", \"nll_exact\"]\n\
+        [metrics.likelihood]\npoints = 50\nsigma_min = 0.001\nsigma_max = 200.0\nsteps = 400\n";
+    let outcome = common::run_in_temp("likelihood", "ode", text).unwrap();
+    let (ode, exact) = (
+        column(&outcome.table, "nll_pf_ode")[0],
+        column(&outcome.table, "nll_exact")[0],
+    );
+    assert!(exact.is_finite() && exact > 0.0, "{exact}");
+    assert!(
+        (ode - exact).abs() < 2e-3,
+        "PF-ODE {ode} vs exact {exact} bits/dim"
+    );
+}

@@ -292,6 +292,69 @@ pub struct MetricsSpec {
     /// `images/samples_<cell>.png` (single-channel image data; 0: none).
     #[serde(default)]
     pub sample_images: usize,
+    /// How `nll_pf_ode` and `nll_exact` are measured (synthetic data).
+    #[serde(default)]
+    pub likelihood: LikelihoodSpec,
+}
+
+/// `[metrics.likelihood]`: the points, noise range and solver of the likelihood metrics.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LikelihoodSpec {
+    /// The first this-many points of the reference set (exact samples of the data).
+    #[serde(default = "default_likelihood_points")]
+    pub points: usize,
+    /// Both metrics are −log p_σ at this σ (the PF-ODE starts there).
+    #[serde(default = "default_likelihood_sigma_min")]
+    pub sigma_min: f64,
+    /// Where the PF-ODE ends, on the isotropic prior N(0, σ_max² I).
+    #[serde(default = "default_likelihood_sigma_max")]
+    pub sigma_max: f64,
+    /// Heun steps on the geometric σ grid.
+    #[serde(default = "default_likelihood_steps")]
+    pub steps: usize,
+    /// Hutchinson probes for tr ∇D; 0: the exact trace by central finite differences.
+    #[serde(default)]
+    pub probes: usize,
+}
+
+fn default_likelihood_points() -> usize {
+    200
+}
+fn default_likelihood_sigma_min() -> f64 {
+    1e-3
+}
+fn default_likelihood_sigma_max() -> f64 {
+    80.0
+}
+fn default_likelihood_steps() -> usize {
+    200
+}
+
+impl Default for LikelihoodSpec {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults deserialize")
+    }
+}
+
+impl LikelihoodSpec {
+    /// Counts ≥ 1 and 0 < σ_min < σ_max, finite.
+    fn validate(&self) -> Result<(), KeyError> {
+        for (key, value) in [("points", self.points), ("steps", self.steps)] {
+            if value == 0 {
+                let key = format!("metrics.likelihood.{key}");
+                return Err(KeyError::new(&key, format!("{key} = 0 must be ≥ 1")));
+            }
+        }
+        let (low, high) = (self.sigma_min, self.sigma_max);
+        if !(low > 0.0 && low < high && high.is_finite()) {
+            return Err(KeyError::new(
+                "metrics.likelihood.sigma_min",
+                format!("metrics.likelihood.sigma_min = {low} and sigma_max = {high} must satisfy 0 < sigma_min < sigma_max < ∞"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 fn default_nll_variance() -> schedules::ReverseVariance {
@@ -361,6 +424,12 @@ pub enum MetricName {
     /// also writes its terms `nll_prior`, `nll_diffusion`, `nll_decoder`. Needs a ddpm
     /// `[schedule]`.
     NllBitsPerDim,
+    /// The PF-ODE likelihood (Song et al. 2021, §4.3 and App. D.2): −log p_σmin of the
+    /// reference points in bits/dim, from the denoiser alone (`[metrics.likelihood]`).
+    NllPfOde,
+    /// The exact −log p_σmin of the same points under the synthetic data's distribution,
+    /// in bits/dim: the ground truth for `nll_pf_ode`.
+    NllExact,
     /// A network model's training loss at the end: the mean of the last points of its loss
     /// curve (NaN for other models and for a training that diverged).
     FinalLoss,
@@ -380,6 +449,8 @@ impl MetricName {
             MetricName::FidClassifier => "fid_classifier",
             MetricName::KidClassifier => "kid_classifier",
             MetricName::NllBitsPerDim => "nll_bits_per_dim",
+            MetricName::NllPfOde => "nll_pf_ode",
+            MetricName::NllExact => "nll_exact",
             MetricName::FinalLoss => "final_loss",
             MetricName::Diverged => "diverged",
         }
@@ -390,7 +461,11 @@ impl MetricName {
     pub fn is_sample_metric(self) -> bool {
         !matches!(
             self,
-            MetricName::NllBitsPerDim | MetricName::FinalLoss | MetricName::Diverged
+            MetricName::NllBitsPerDim
+                | MetricName::NllPfOde
+                | MetricName::NllExact
+                | MetricName::FinalLoss
+                | MetricName::Diverged
         )
     }
 
@@ -1029,6 +1104,9 @@ fn validate_cell_metrics(e: &Experiment) -> Result<(), KeyError> {
             "metrics.levels",
             format!("metrics.levels = {levels} must be ≥ 2 (gray levels of the data)"),
         ));
+    }
+    if m.names.contains(&MetricName::NllPfOde) || m.names.contains(&MetricName::NllExact) {
+        m.likelihood.validate()?;
     }
     if !m.names.contains(&MetricName::NllBitsPerDim) {
         return Ok(());

@@ -1,10 +1,11 @@
 //! The checks that need a cell's data but no training or sampling, run for every cell
 //! before the first cell starts: sizes that must fit the data (`memorization.size`,
-//! `jacobian.subspace_dim`, `jacobian.eigenvector_images`) and the memory a cell's
-//! buffers would take, against the machine's.
+//! `jacobian.subspace_dim`, `jacobian.eigenvector_images`), metrics that need synthetic
+//! data (`nll_pf_ode`, `nll_exact`) and the memory a cell's buffers would take, against
+//! the machine's.
 
 use crate::build::context::cell_data;
-use crate::config::{ExperimentFile, Task};
+use crate::config::{ExperimentFile, MetricName, Task};
 use crate::plan::Cell;
 use anyhow::{bail, Context, Result};
 
@@ -20,7 +21,8 @@ pub fn preflight(file: &ExperimentFile, cells: &[Cell]) -> Result<()> {
         let whole = data.train.len() + data.test.as_ref().map_or(0, |t| t.len());
         let dim = data.train.images.dim();
         let located = |key: &str| file.locate_key(key, !cell.params.is_empty());
-        if let Some((key, message)) = size_error(cell, whole, dim) {
+        let synthetic = data.synthetic.is_some();
+        if let Some((key, message)) = size_error(cell, whole, dim, synthetic) {
             bail!("{}: {message}", located(key));
         }
         if let Some(total) = memory {
@@ -33,7 +35,12 @@ pub fn preflight(file: &ExperimentFile, cells: &[Cell]) -> Result<()> {
 }
 
 /// A size that the cell's data cannot satisfy: (key, message).
-fn size_error(cell: &Cell, whole: usize, dim: usize) -> Option<(&'static str, String)> {
+fn size_error(
+    cell: &Cell,
+    whole: usize,
+    dim: usize,
+    synthetic: bool,
+) -> Option<(&'static str, String)> {
     let e = &cell.config;
     let cell_name = format!("cell {}", cell.index);
     if e.experiment.task == Task::Memorization {
@@ -43,6 +50,13 @@ fn size_error(cell: &Cell, whole: usize, dim: usize) -> Option<(&'static str, St
                 "memorization.size = {size} needs 2 × {size} images, the data set has {whole} ({cell_name})"
             )));
         }
+    }
+    let likelihoods = [MetricName::NllPfOde, MetricName::NllExact];
+    if !synthetic && e.metrics.names.iter().any(|n| likelihoods.contains(n)) {
+        return Some(("metrics.names", format!(
+            "metrics.names: nll_pf_ode and nll_exact measure continuous densities of synthetic data; data.kind = {} is a data set of discrete images ({cell_name})",
+            e.data.kind()
+        )));
     }
     if e.experiment.task == Task::Jacobian {
         let j = &e.jacobian;

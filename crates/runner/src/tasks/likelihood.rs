@@ -1,13 +1,17 @@
 //! What a `sample_quality` cell measures once rather than per sample seed: the DDPM
 //! variational bound on the test split (`nll_bits_per_dim` and its terms; Ho, Jain &
-//! Abbeel 2020, eq. 5 and Table 1) and how a network's training ended (`final_loss`,
+//! Abbeel 2020, eq. 5 and Table 1), the PF-ODE and exact likelihoods of synthetic data
+//! (`nll_pf_ode`, `nll_exact`) and how a network's training ended (`final_loss`,
 //! `diverged`).
 
 use crate::build::context::{data_key, CellData};
 use crate::build::network::{training_summary, TrainingSummary};
 use crate::config::{Experiment, MetricName, ModelSpec};
 use anyhow::{anyhow, bail, Result};
-use metrics::likelihood::{ddpm_vlb, VlbConfig};
+use metrics::divergence::TraceEstimator;
+use metrics::likelihood::{
+    ddpm_vlb, exact_nll_bits_per_dim, pf_ode_likelihood, PfOdeLikelihood, Prior, VlbConfig,
+};
 use samplers::rng::{derive_seed, seeded};
 use samplers::Denoiser;
 use std::path::Path;
@@ -93,4 +97,60 @@ pub fn training_column(name: MetricName, summary: &TrainingSummary) -> (String, 
         _ => f64::from(u8::from(summary.diverged)),
     };
     (name.column().to_string(), value)
+}
+
+/// The points both likelihoods are measured on: the first `metrics.likelihood.points` rows
+/// of the reference set, exact samples of synthetic data.
+fn likelihood_points(e: &Experiment, data: &CellData) -> Result<samplers::Batch> {
+    if data.synthetic.is_none() {
+        bail!(
+            "metrics.names: nll_pf_ode and nll_exact are measured on synthetic data (continuous densities); data.kind = {} is a data set of discrete images",
+            e.data.kind()
+        );
+    }
+    let n = e.metrics.likelihood.points.min(data.reference.n());
+    Ok(data.reference.slice_rows(0, n))
+}
+
+/// `nll_pf_ode`: the mean PF-ODE −log p_σmin in bits/dim (Song et al. 2021, §4.3), with
+/// the exact trace (central differences) or Hutchinson probes, on the isotropic prior.
+pub fn pf_ode_column(
+    e: &Experiment,
+    data: &CellData,
+    denoiser: &dyn Denoiser,
+    noise_root: u64,
+) -> Result<(String, f64)> {
+    let spec = &e.metrics.likelihood;
+    let trace = match spec.probes {
+        0 => TraceEstimator::FiniteDifference { rel_step: 1e-3 },
+        probes => TraceEstimator::Hutchinson {
+            probes,
+            rel_step: 1e-3,
+        },
+    };
+    let config = PfOdeLikelihood::new(spec.sigma_min, spec.sigma_max, spec.steps, trace)
+        .map_err(|err| anyhow!("metrics.likelihood: {err}"))?;
+    let x = likelihood_points(e, data)?;
+    let mut rng = seeded(derive_seed(noise_root, "nll_pf_ode"));
+    let nll = pf_ode_likelihood(denoiser, &x, &config, Prior::Isotropic, &mut rng)
+        .map_err(|err| anyhow!("nll_pf_ode: {err}"))?;
+    Ok(("nll_pf_ode".into(), mean(&nll.bits_per_dim)))
+}
+
+/// `nll_exact`: the mean exact −log p_σmin in bits/dim of the same points.
+pub fn exact_column(e: &Experiment, data: &CellData) -> Result<(String, f64)> {
+    let x = likelihood_points(e, data)?;
+    let Some(dist) = data.synthetic.as_ref().and_then(|s| s.distribution()) else {
+        bail!(
+            "metrics.names: nll_exact needs a distribution with a closed-form density; data.kind = {} has none",
+            e.data.kind()
+        );
+    };
+    let bits = exact_nll_bits_per_dim(dist.as_ref(), &x, e.metrics.likelihood.sigma_min)
+        .map_err(|err| anyhow!("nll_exact: {err}"))?;
+    Ok(("nll_exact".into(), mean(&bits)))
+}
+
+fn mean(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len() as f64
 }
