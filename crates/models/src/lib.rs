@@ -6,6 +6,7 @@
 //! |---|---|
 //! | [`mlp`], [`unet`], [`net`] | a residual MLP and a small UNet with attention, both `F(x, c_noise[, class])`, and the `[model.net]` choice between them |
 //! | [`classifier`] | the CNN whose penultimate features give the `*_classifier` metrics |
+//! | [`inception`], [`torchscript`] | the FID Inception-v3 network (NVIDIA's port of the 2015 TensorFlow graph) with its exact resize, read from its TorchScript file without PyTorch |
 //! | [`conditioning`] | class embeddings, label dropout, classifier-free guidance |
 //! | [`precond`] | parameterizations: EDM preconditioning (Karras et al. 2022, Table 1), ε, x0, v, score |
 //! | [`denoiser`] | a trained network as a `Denoiser`, with batched reverse-mode Jacobians |
@@ -29,6 +30,7 @@ pub mod denoiser;
 pub mod device;
 pub mod ema;
 pub mod error;
+pub mod inception;
 pub mod init;
 pub mod mlp;
 pub mod net;
@@ -36,6 +38,7 @@ pub mod objectives;
 pub mod precond;
 pub mod silu;
 pub mod tensor;
+pub mod torchscript;
 pub mod train;
 pub mod unet;
 pub mod vlb;
