@@ -7,6 +7,8 @@
 //! - [`Synthetic`]: seeded samplers of any size — Gaussian with a given or power-law
 //!   spectrum, Gaussian mixture (given or random means), MoLRG (via crate `analytic`) and
 //!   the 2-D toys of the flow/diffusion literature.
+//! - [`images::ImageSet`]: folders of PNG/JPEG images, `.npz` reference batches and `.npy`
+//!   arrays from other tools, in batches with values in [0, 1].
 //! - [`DataSpec`]: the serde description an experiment file uses to name any of these.
 //!
 //! Every [`Dataset`] holds its images in [−1, 1] (x ↦ 2x/(L−1) − 1 for L gray levels),
@@ -19,6 +21,7 @@ mod dataset;
 mod digits;
 mod error;
 mod idx;
+pub mod images;
 mod io;
 mod spec;
 pub mod synthetic;

@@ -51,7 +51,7 @@ pub use memorization::{
     cosine_similarity, memorized_fraction, nearest_neighbour_ratios, NearestNeighbours,
     MEMORIZATION_RATIO,
 };
-pub use moments::mean_and_covariance;
+pub use moments::{mean_and_covariance, StreamingMoments};
 pub use score_agreement::{explained_variance, score_agreement, score_explained_variances};
 pub use sliced::sliced_wasserstein;
 pub use sure::{sure_and_mse, sure_from_noisy, SureReport};

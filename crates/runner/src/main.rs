@@ -58,6 +58,31 @@ enum Command {
     },
     /// Fréchet distance between two feature files (.npy 2-D f32/f64, or Parquet with one numeric column per feature).
     Fd { a: PathBuf, b: PathBuf },
+    /// FID between two sets (pytorch-fid's `python -m pytorch_fid A B`): folders of PNG/JPEG
+    /// images, .npz with arr_0 or .npy of N×H×W×C images, or .npz statistics (mu, sigma).
+    /// Prints `fid: <value>` last.
+    Fid {
+        a: PathBuf,
+        b: PathBuf,
+        #[command(flatten)]
+        inception: commands::fid::InceptionArgs,
+    },
+    /// Write the N×2048 Inception-v3 pool3 features of a set of images as float32 .npy.
+    Features {
+        path: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        inception: commands::fid::InceptionArgs,
+    },
+    /// Write the FID statistics (mu, sigma as float64) of a set of images as .npz.
+    FidStats {
+        path: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        inception: commands::fid::InceptionArgs,
+    },
     /// Write results/REPORT.md: every experiment's latest table, plots and check status.
     Report {
         /// Directory of experiment files.
@@ -89,6 +114,17 @@ fn main() -> std::process::ExitCode {
         Command::Merge { shards } => commands::experiment::merge(shards).map(|()| true),
         Command::Bench { only } => commands::bench::bench(*only).map(|()| true),
         Command::Fd { a, b } => commands::features::fd(a, b).map(|()| true),
+        Command::Fid { a, b, inception } => commands::fid::fid(a, b, inception).map(|()| true),
+        Command::Features {
+            path,
+            out,
+            inception,
+        } => commands::fid::features(path, out, inception).map(|()| true),
+        Command::FidStats {
+            path,
+            out,
+            inception,
+        } => commands::fid::fid_stats(path, out, inception).map(|()| true),
         Command::Report { experiments } => {
             commands::report::report(experiments, results).map(|()| true)
         }

@@ -11,5 +11,6 @@
 pub mod cache;
 pub mod context;
 pub mod features;
+pub mod inception;
 pub mod memo;
 pub mod network;

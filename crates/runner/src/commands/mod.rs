@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod experiment;
 pub mod features;
+pub mod fid;
 pub mod report;
 pub mod schedule;
 pub mod validate;

@@ -1,0 +1,111 @@
+//! The FID Inception network (`models::inception`) as the runner uses it: where its weights
+//! are, one loaded copy per process, and images → features or statistics in batches with a
+//! progress bar and memory independent of the number of images.
+
+use std::io::IsTerminal;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use burn::tensor::Device;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use metrics::StreamingMoments;
+use models::inception::{FidInception, DEFAULT_WEIGHTS, FEATURES};
+use samplers::Batch;
+
+use super::memo::memo;
+
+/// Environment variable naming the weights file when `--inception` is not given.
+pub const WEIGHTS_ENV: &str = "DLAB_INCEPTION";
+/// Images per forward pass unless a command says otherwise (≈ 25 MB of activations each).
+pub const DEFAULT_BATCH: usize = 32;
+
+/// The weights file: `explicit` (a `--inception` flag), else `$DLAB_INCEPTION`, else
+/// `data/fid-inception-v3.pt` under the current directory. An error says how to get it.
+pub fn weights_path(explicit: Option<&Path>) -> Result<PathBuf> {
+    let path = match (explicit, std::env::var_os(WEIGHTS_ENV)) {
+        (Some(path), _) => path.to_path_buf(),
+        (None, Some(env)) => PathBuf::from(env),
+        (None, None) => PathBuf::from(DEFAULT_WEIGHTS),
+    };
+    if !path.is_file() {
+        bail!(
+            "FID Inception weights not found at {}: run scripts/fetch-inception.sh (it writes \
+             {DEFAULT_WEIGHTS}), or pass --inception FILE / set {WEIGHTS_ENV}",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// The network loaded from `path` on the CPU, once per process.
+pub fn load(path: &Path) -> Result<Arc<FidInception>> {
+    memo(format!("inception/{}", path.display()), || {
+        Ok(FidInception::load(path, &Device::flex())?)
+    })
+}
+
+/// Calls `each` with the features (rows × 2048, f64) of images `0..n`, `batch` at a time;
+/// `read(range)` returns those images as `channels × height × width` values in [0, 1].
+pub fn for_each_feature_batch(
+    model: &FidInception,
+    n: usize,
+    [channels, height, width]: [usize; 3],
+    batch: usize,
+    label: &str,
+    read: impl Fn(Range<usize>) -> Result<Vec<f32>>,
+    mut each: impl FnMut(Batch) -> Result<()>,
+) -> Result<()> {
+    let bar = progress_bar(n as u64, label);
+    for start in (0..n).step_by(batch.max(1)) {
+        let range = start..(start + batch.max(1)).min(n);
+        let rows = range.len();
+        let images = read(range)?;
+        let features = model.features(&images, rows, channels, height, width);
+        let features = features.into_iter().map(f64::from).collect();
+        each(Batch::from_vec(rows, FEATURES, features)?)?;
+        bar.inc(rows as u64);
+    }
+    bar.finish_and_clear();
+    Ok(())
+}
+
+/// Mean and covariance of the Inception features of images `0..n` (see
+/// [`for_each_feature_batch`]); at least 2 images.
+pub fn statistics(
+    model: &FidInception,
+    n: usize,
+    shape: [usize; 3],
+    batch: usize,
+    label: &str,
+    read: impl Fn(Range<usize>) -> Result<Vec<f32>>,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    if n < 2 {
+        bail!("{label}: {n} image(s); FID statistics need at least 2");
+    }
+    let mut moments = StreamingMoments::new(FEATURES);
+    for_each_feature_batch(model, n, shape, batch, label, read, |features| {
+        moments.add(&features);
+        Ok(())
+    })
+    .with_context(|| format!("Inception features of {label}"))?;
+    Ok(moments.finish())
+}
+
+fn progress_bar(total: u64, label: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    if std::io::stderr().is_terminal() {
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {pos}/{len} images, {per_sec}, ETA {eta}",
+            )
+            .expect("template")
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(label.to_string());
+    } else {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar
+}
