@@ -5,7 +5,7 @@
 //!
 //! | stage | files | what it does |
 //! |---|---|---|
-//! | files | `files.rs` | atomic writes under unique temporary names, advisory file locks |
+//! | files | `files.rs`, `progress.rs` | atomic writes under unique temporary names, advisory file locks; progress bars |
 //! | hash | `hash.rs` | the identity of a configuration (run directories, cells, cache entries) |
 //! | config | `config/{mod,sweep,plot,tasks}.rs`, `overrides.rs` | the schema, profiles, `--set`, every check of a key, `file:line` of a key |
 //! | plan | `plan.rs` | the cells of a sweep, their seeds and identities, shards |
@@ -26,6 +26,7 @@ pub mod image_grid;
 pub mod overrides;
 pub mod plan;
 pub mod plot;
+pub mod progress;
 pub mod table;
 pub mod tasks;
 

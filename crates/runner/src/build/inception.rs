@@ -2,14 +2,13 @@
 //! are, one loaded copy per process, and images → features or statistics in batches with a
 //! progress bar and memory independent of the number of images.
 
-use std::io::IsTerminal;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use burn::tensor::Device;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use metrics::StreamingMoments;
 use models::inception::{FidInception, DEFAULT_WEIGHTS, FEATURES};
 use samplers::Batch;
@@ -94,18 +93,9 @@ pub fn statistics(
 }
 
 fn progress_bar(total: u64, label: &str) -> ProgressBar {
-    let bar = ProgressBar::new(total);
-    if std::io::stderr().is_terminal() {
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{prefix} [{bar:30}] {pos}/{len} images, {per_sec}, ETA {eta}",
-            )
-            .expect("template")
-            .progress_chars("=> "),
-        );
-        bar.set_prefix(label.to_string());
-    } else {
-        bar.set_draw_target(ProgressDrawTarget::hidden());
-    }
-    bar
+    crate::progress::bar(
+        total,
+        label,
+        "{prefix} [{bar:30}] {pos}/{len} images, {per_sec}, ETA {eta}",
+    )
 }

@@ -11,13 +11,12 @@ use crate::config::{Experiment, NetworkSpec};
 use crate::hash::content_hash;
 use crate::table::{Table, Values};
 use anyhow::{anyhow, Context, Result};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use models::denoiser::{Guidance, NetworkDenoiser};
 use models::error::ModelError;
 use models::net::Net;
 use models::train::{fit, Checkpoints, Progress};
 use samplers::rng::{derive_seed, seeded};
-use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Instant;
 
@@ -340,25 +339,12 @@ fn write_curve(dir: &Path, curve: &[models::train::CurvePoint]) -> Result<()> {
 }
 
 fn progress_bar(total: u64, dir: &Path) -> ProgressBar {
-    let bar = ProgressBar::new(total);
-    if std::io::stderr().is_terminal() {
-        bar.set_style(
-            ProgressStyle::with_template(
-                "training {prefix} [{bar:25}] {pos}/{len} steps, {per_sec}, {msg}, ETA {eta}",
-            )
-            .expect("template")
-            .progress_chars("=> "),
-        );
-        bar.set_prefix(
-            dir.file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("")
-                .to_string(),
-        );
-    } else {
-        bar.set_draw_target(ProgressDrawTarget::hidden());
-    }
-    bar
+    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    crate::progress::bar(
+        total,
+        name,
+        "training {prefix} [{bar:25}] {pos}/{len} steps, {per_sec}, {msg}, ETA {eta}",
+    )
 }
 
 #[cfg(test)]

@@ -26,9 +26,9 @@ use crate::plan::{plan_cells, Cell, Shard};
 use crate::table::Table;
 use crate::tasks::run_cell;
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime};
@@ -304,18 +304,9 @@ fn parallelism(e: &Experiment, cells: usize) -> usize {
 }
 
 fn progress_bar(total: u64, name: &str) -> ProgressBar {
-    let bar = ProgressBar::new(total);
-    if std::io::stderr().is_terminal() {
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{prefix} [{bar:30}] {pos}/{len} cells, {elapsed} elapsed, ETA {eta}",
-            )
-            .expect("template")
-            .progress_chars("=> "),
-        );
-        bar.set_prefix(name.to_string());
-    } else {
-        bar.set_draw_target(ProgressDrawTarget::hidden());
-    }
-    bar
+    crate::progress::bar(
+        total,
+        name,
+        "{prefix} [{bar:30}] {pos}/{len} cells, {elapsed} elapsed, ETA {eta}",
+    )
 }
