@@ -19,7 +19,9 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::{DataError, Result};
+use samplers::Batch;
+
+use crate::{DataError, Dataset, Result};
 
 /// File name extensions read from folders.
 pub const IMAGE_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
@@ -27,9 +29,12 @@ pub const IMAGE_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
 /// An opened set of images of one size.
 #[derive(Debug)]
 pub struct ImageSet {
+    path: PathBuf,
     source: Source,
     /// `[channels, height, width]` of every image (channels 1 or 3).
     pub shape: [usize; 3],
+    /// 256 for 8-bit sources (image files, uint8 arrays); `None` for float arrays.
+    pub levels: Option<u32>,
     len: usize,
 }
 
@@ -115,8 +120,10 @@ impl ImageSet {
             }
         })?;
         Ok(Self {
+            path: dir.to_path_buf(),
             len: files.len(),
             shape: [3, height as usize, width as usize],
+            levels: Some(256),
             source: Source::Files(files),
         })
     }
@@ -140,10 +147,13 @@ impl ImageSet {
                 format!("shape {shape:?}"),
             ));
         }
+        let levels = matches!(array.values, NpyValues::U8(_)).then_some(256);
         let values = array.into_unit(path)?;
         Ok(Self {
+            path: path.to_path_buf(),
             len: n,
             shape: [c, h, w],
+            levels,
             source: Source::Array(values),
         })
     }
@@ -191,13 +201,93 @@ impl ImageSet {
     }
 }
 
+/// Images per batch when a whole set is read into a [`Dataset`].
+const DATASET_READ_BATCH: usize = 512;
+
+impl ImageSet {
+    /// Every image as a [`Dataset`] in [−1, 1] named `name`: 8-bit sources map a level u
+    /// to 2u/255 − 1 ([`crate::scale_to_unit`] with 256 levels), float sources x ∈ [0, 1]
+    /// to 2x − 1 (continuous, no levels).
+    ///
+    /// `channels`: 3 repeats a grayscale source; 1 keeps one channel of a source whose
+    /// channels are all equal (grayscale images stored as RGB), and refuses one in color,
+    /// naming its file. `None` keeps an array's channels, and reads a folder as 1 channel
+    /// when every image is gray, else 3.
+    pub fn to_dataset(&self, name: &str, channels: Option<usize>) -> Result<Dataset> {
+        let [stored, h, w] = self.shape;
+        let is_folder = matches!(self.source, Source::Files(_));
+        // Whether every image of a folder is gray, so far.
+        let mut gray_folder = is_folder;
+        let mut values = Vec::with_capacity(self.len * stored * h * w);
+        for start in (0..self.len).step_by(DATASET_READ_BATCH) {
+            let end = (start + DATASET_READ_BATCH).min(self.len);
+            let batch = self.read(start..end)?;
+            if gray_folder {
+                gray_folder = first_color_image(&batch, h * w).is_none();
+            }
+            if channels == Some(1) && stored == 3 {
+                if let Some(i) = first_color_image(&batch, h * w) {
+                    return Err(DataError::malformed(
+                        &self.image_path(start + i),
+                        "gray images (equal R, G and B) for channels = 1",
+                        format!("color in image {}", start + i),
+                    ));
+                }
+            }
+            values.extend(batch.iter().map(|&v| self.to_unit_range(v)));
+        }
+        let channels = channels.unwrap_or(if gray_folder { 1 } else { stored });
+        let values = convert_channels(values, stored, channels, h * w);
+        let images = Batch::from_vec(self.len, channels * h * w, values)
+            .expect("the buffer holds len images");
+        Dataset::new(name, images, None, [channels, h, w], self.levels)
+    }
+
+    /// A value in [0, 1] mapped to [−1, 1]; exact levels for 8-bit sources.
+    fn to_unit_range(&self, v: f32) -> f64 {
+        match self.levels {
+            Some(levels) => crate::scale_to_unit((v as f64 * 255.0).round(), levels),
+            None => 2.0 * v as f64 - 1.0,
+        }
+    }
+
+    /// The file that holds image `i`: its own file in a folder, else the array file.
+    fn image_path(&self, i: usize) -> PathBuf {
+        match &self.source {
+            Source::Files(files) => files[i].clone(),
+            Source::Array(_) => self.path.clone(),
+        }
+    }
+}
+
+/// The index of the first image of a `3 × pixels` batch whose channels differ.
+fn first_color_image(batch: &[f32], pixels: usize) -> Option<usize> {
+    batch.chunks_exact(3 * pixels).position(|image| {
+        let (r, rest) = image.split_at(pixels);
+        let (g, b) = rest.split_at(pixels);
+        r != g || r != b
+    })
+}
+
+/// Channel-major images of `from` channels as `to` channels: the first of equal
+/// channels kept (3 → 1), gray repeated (1 → 3).
+fn convert_channels(values: Vec<f64>, from: usize, to: usize, pixels: usize) -> Vec<f64> {
+    if from == to {
+        return values;
+    }
+    values
+        .chunks_exact(from * pixels)
+        .flat_map(|image| (0..to).flat_map(move |_| image[..pixels].iter().copied()))
+        .collect()
+}
+
 fn extension(path: &Path) -> Option<String> {
     path.extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase)
 }
 
-fn collect_images(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
+pub(crate) fn collect_images(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
     let io = |source| DataError::Io {
         path: dir.to_path_buf(),
         source,
@@ -336,24 +426,36 @@ fn read_npz_from<R: Read + Seek>(path: &Path, reader: R) -> Result<Vec<(String, 
 /// An `.npz` archive (stored, like `np.savez`) of float64 arrays `(name, shape, values)`,
 /// as bytes.
 pub fn npz_bytes(arrays: &[(&str, &[usize], &[f64])]) -> std::io::Result<Vec<u8>> {
+    let encoded = arrays
+        .iter()
+        .map(|(name, shape, values)| Ok((*name, npy_bytes(shape, values)?)))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    npz_of_npy(&encoded)
+}
+
+/// An `.npz` archive (stored) of already encoded `.npy` files `(name, bytes)`, as bytes.
+pub fn npz_of_npy(arrays: &[(&str, Vec<u8>)]) -> std::io::Result<Vec<u8>> {
     use std::io::Write;
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::FileOptions::default()
         .compression_method(zip::CompressionMethod::Stored)
         .large_file(true);
-    for (name, shape, values) in arrays {
+    for (name, bytes) in arrays {
         zip.start_file(format!("{name}.npy"), options)?;
-        zip.write_all(&npy_f64_bytes(shape, values)?)?;
+        zip.write_all(bytes)?;
     }
     Ok(zip.finish()?.into_inner())
 }
 
-/// A C-ordered float64 `.npy` file as bytes.
-pub fn npy_f64_bytes(shape: &[usize], values: &[f64]) -> std::io::Result<Vec<u8>> {
+/// A C-ordered `.npy` file of `values` (uint8, float32, float64, …) as bytes.
+pub fn npy_bytes<T: npyz::AutoSerialize + Copy>(
+    shape: &[usize],
+    values: &[T],
+) -> std::io::Result<Vec<u8>> {
     use npyz::WriterBuilder;
     let mut out = Vec::new();
     let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
-    let mut writer = npyz::WriteOptions::<f64>::new()
+    let mut writer = npyz::WriteOptions::<T>::new()
         .default_dtype()
         .shape(&shape)
         .writer(&mut out)

@@ -35,6 +35,17 @@ pub enum DataSpec {
     },
     /// CIFAR-10 binary batches, concatenated in order.
     Cifar10 { paths: Vec<PathBuf> },
+    /// Images from other tools ([`crate::images::ImageSet`]): a folder of PNG/JPEG files
+    /// (recursive, sorted by path), an `.npz` with `arr_0` or an `.npy`, N×H×W×C (C = 1
+    /// or 3) or N×H×W, uint8 in {0, …, 255} or float in [0, 1]. uint8 levels u map to
+    /// 2u/255 − 1 (256 levels), floats x to 2x − 1. `channels` (1 or 3) converts: 3
+    /// repeats gray images, 1 keeps gray images stored as RGB and refuses color ones; by
+    /// default arrays keep theirs and folders are 1 channel when every image is gray.
+    Images {
+        path: PathBuf,
+        #[serde(default)]
+        channels: Option<usize>,
+    },
     /// N(mean, U diag(λ) Uᵀ), U random orthonormal `dim × r`. The spectrum λ (length r) is
     /// given by exactly one of `eigenvalues = [..]` or
     /// `power_law = { dim = 64, exponent = 1.0, scale = 1.0 }` (λ_k = scale·k^(−exponent),
@@ -232,6 +243,7 @@ impl DataSpec {
             Self::MnistCsv { .. } => "mnist_csv",
             Self::Idx { .. } => "idx",
             Self::Cifar10 { .. } => "cifar10",
+            Self::Images { .. } => "images",
             Self::Gaussian { .. } => "gaussian",
             Self::Gmm { .. } => "gmm",
             Self::RandomGmm { .. } => "random_gmm",
@@ -243,6 +255,36 @@ impl DataSpec {
             Self::EightGaussians { .. } => "eight_gaussians",
             Self::TwentyFiveGaussians { .. } => "twenty_five_gaussians",
         }
+    }
+
+    /// What identifies the contents of a user's image source in caches, without reading
+    /// it: each file's path, size and modification time (`None` for other kinds, whose
+    /// files are fixed data sets).
+    pub fn source_fingerprint(&self) -> Result<Option<String>> {
+        let Self::Images { path, .. } = self else {
+            return Ok(None);
+        };
+        let mut files = Vec::new();
+        if path.is_dir() {
+            crate::images::collect_images(path, &mut files)?;
+            files.sort();
+        } else {
+            files.push(path.clone());
+        }
+        let mut fingerprint = String::new();
+        for file in &files {
+            let meta = std::fs::metadata(file).map_err(|source| DataError::Io {
+                path: file.clone(),
+                source,
+            })?;
+            let modified = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            fingerprint.push_str(&format!("{} {} {modified}\n", file.display(), meta.len()));
+        }
+        Ok(Some(fingerprint))
     }
 
     /// Checks every parameter and that every named file exists, without reading data.
@@ -269,6 +311,7 @@ impl DataSpec {
             Self::Cifar10 { paths } => paths
                 .iter()
                 .try_for_each(|p| require_file(p, "check the `paths` entries")),
+            Self::Images { path, channels } => validate_images(path, *channels),
             Self::Gaussian {
                 eigenvalues,
                 power_law,
@@ -290,9 +333,11 @@ impl DataSpec {
     pub fn synthetic(&self, seed: u64) -> Result<Option<Arc<dyn Synthetic>>> {
         let mut rng = seeded(derive_seed(seed, "data/construct"));
         let s: Arc<dyn Synthetic> = match self {
-            Self::Digits {} | Self::MnistCsv { .. } | Self::Idx { .. } | Self::Cifar10 { .. } => {
-                return Ok(None)
-            }
+            Self::Digits {}
+            | Self::MnistCsv { .. }
+            | Self::Idx { .. }
+            | Self::Cifar10 { .. }
+            | Self::Images { .. } => return Ok(None),
             Self::Gaussian {
                 eigenvalues,
                 power_law,
@@ -357,6 +402,13 @@ impl DataSpec {
             Self::MnistCsv { path } => crate::load_mnist_csv_gz(path)?,
             Self::Idx { images, labels } => crate::load_idx(images, labels.as_deref())?,
             Self::Cifar10 { paths } => crate::load_cifar10(paths)?,
+            Self::Images { path, channels } => {
+                validate_images(path, *channels).map_err(|e| prefix_key(self.kind(), e))?;
+                let name = path
+                    .file_stem()
+                    .map_or_else(|| "images".into(), |s| s.to_string_lossy().into_owned());
+                crate::images::ImageSet::open(path)?.to_dataset(&name, *channels)?
+            }
             _ => {
                 let synthetic = self
                     .synthetic(seed)
@@ -400,6 +452,23 @@ fn require_file(path: &Path, hint: &str) -> Result<()> {
         Err(DataError::Missing {
             path: path.to_path_buf(),
             hint: hint.to_string(),
+        })
+    }
+}
+
+/// `path` exists (a folder or file; its contents are checked when read) and `channels`
+/// is 1 or 3.
+fn validate_images(path: &Path, channels: Option<usize>) -> Result<()> {
+    if let Some(c) = channels.filter(|c| !matches!(c, 1 | 3)) {
+        return Err(DataError::invalid("channels", c, "must be 1 or 3"));
+    }
+    if path.exists() {
+        Ok(())
+    } else {
+        Err(DataError::Missing {
+            path: path.to_path_buf(),
+            hint: "check the `path`: a folder of PNG/JPEG images, an .npz with arr_0 or an .npy"
+                .into(),
         })
     }
 }

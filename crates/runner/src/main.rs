@@ -50,7 +50,7 @@ enum Command {
         #[arg(required = true)]
         shards: Vec<PathBuf>,
     },
-    /// Benchmark training steps (MLP d=64 width 512 batch 256; UNet 8×8 batch 128), the Fréchet distance of 10k×2048 features and the MLP's full Jacobian at 100 points, against PyTorch/numpy/scipy.
+    /// Benchmark training steps (MLP d=64 width 512 batch 256; UNet 8×8 batch 128), the Fréchet distance of 10k×2048 features, the MLP's full Jacobian at 100 points and the FID Inception network on 32 images, against PyTorch/numpy/scipy.
     Bench {
         /// Run one suite only.
         #[arg(long, value_enum)]

@@ -2,14 +2,16 @@
 
 use crate::build::context::{cell_data, cell_denoiser, teleport_gaussian, CellData};
 use crate::build::features::FeatureNet;
+use crate::build::inception::{self, InceptionReference};
 use crate::build::network::TrainingSummary;
-use crate::config::{Experiment, MetricName, Task};
+use crate::config::{Experiment, MetricName, SampleFormat, Task};
 use crate::image_grid::{write_image_grid, Tile, TileScale};
 use crate::plan::Cell;
 use anyhow::{anyhow, bail, Result};
 use metrics::frechet::frechet_distance_gaussians;
 use metrics::moments::mean_and_covariance;
 use metrics::sliced::sliced_wasserstein;
+use models::inception::FidInception;
 use samplers::rng::{derive_seed, seeded};
 use samplers::{Batch, Denoiser, PfOdeSolution};
 use std::path::{Path, PathBuf};
@@ -18,6 +20,7 @@ use std::sync::Arc;
 mod jacobian;
 mod likelihood;
 mod memorization;
+mod saved_samples;
 mod score_agreement;
 
 /// The measured values of a cell: named metric columns and the sampler's NFE, and for
@@ -88,11 +91,28 @@ pub fn output_columns(e: &Experiment) -> (Vec<String>, Vec<String>) {
     }
 }
 
+/// Where a cell writes files beside the table: drawings (e.g. eigenvector images, sample
+/// grids) under `images/`, saved samples under `samples/`.
+pub struct CellOutputs {
+    pub images: PathBuf,
+    pub samples: PathBuf,
+}
+
+impl CellOutputs {
+    /// The subfolders of a run directory.
+    pub fn in_run_dir(dir: &Path) -> Self {
+        Self {
+            images: dir.join("images"),
+            samples: dir.join("samples"),
+        }
+    }
+}
+
 /// Runs the cell's task; costly artifacts are cached under `cache`.
-/// Files a task draws beside the table (e.g. eigenvector images) go to `artifacts`.
-pub fn run_cell(cell: &Cell, cache: &Path, artifacts: &Path) -> Result<Measured> {
+pub fn run_cell(cell: &Cell, cache: &Path, outputs: &CellOutputs) -> Result<Measured> {
+    let artifacts = &outputs.images;
     match cell.config.experiment.task {
-        Task::SampleQuality => sample_quality(cell, cache, artifacts),
+        Task::SampleQuality => sample_quality(cell, cache, outputs),
         Task::ScoreAgreement => score_agreement::score_agreement(&cell.config, cache),
         Task::Jacobian => jacobian::jacobian_task(cell, cache, artifacts),
         Task::Memorization => memorization::memorization_task(cell, cache, artifacts),
@@ -104,7 +124,7 @@ pub fn run_cell(cell: &Cell, cache: &Path, artifacts: &Path) -> Result<Measured>
 /// mean over sample seeds and, with several seeds, `<name>_std`. The metrics that are not
 /// about samples (the bound, the training's end) are measured once ([`likelihood`]). A
 /// network whose training diverged is recorded, not an error: its metrics are NaN.
-fn sample_quality(cell: &Cell, cache: &Path, artifacts: &Path) -> Result<Measured> {
+fn sample_quality(cell: &Cell, cache: &Path, outputs: &CellOutputs) -> Result<Measured> {
     let (e, cell_seed) = (&cell.config, cell.seed);
     let data = cell_data(e)?;
     let denoiser = denoiser_unless_diverged(e, &data, cache)?;
@@ -120,10 +140,20 @@ fn sample_quality(cell: &Cell, cache: &Path, artifacts: &Path) -> Result<Measure
         .copied()
         .filter(|m| m.is_sample_metric())
         .collect();
+    let draws_samples = !sample_names.is_empty() || e.metrics.save_samples.is_some();
     let (per_seed, nfe) = match &denoiser {
-        Some(d) if !sample_names.is_empty() => {
-            let images = (e.metrics.sample_images > 0)
-                .then(|| artifacts.join(format!("samples_{}.png", cell.file_label())));
+        Some(d) if draws_samples => {
+            let files = SampleFiles {
+                grid: (e.metrics.sample_images > 0).then(|| {
+                    outputs
+                        .images
+                        .join(format!("samples_{}.png", cell.file_label()))
+                }),
+                saved: e
+                    .metrics
+                    .save_samples
+                    .map(|format| (outputs.samples.clone(), cell.file_label(), format)),
+            };
             sample_metrics(
                 e,
                 &data,
@@ -131,7 +161,7 @@ fn sample_quality(cell: &Cell, cache: &Path, artifacts: &Path) -> Result<Measure
                 &sample_names,
                 noise_root,
                 cache,
-                images,
+                &files,
             )?
         }
         _ => (
@@ -246,8 +276,15 @@ fn per_seed_columns(name: MetricName, values: &[f64]) -> Vec<(String, f64)> {
     columns
 }
 
-/// The sample metrics `names` per sample seed (`[k][seed]`) and the sampler's NFE; with
-/// `images`, the first `metrics.sample_images` samples of seed 0 are drawn there.
+/// The files a cell writes of its samples: the grid of seed 0's first
+/// `metrics.sample_images`, and every seed's samples (folder, cell label, format).
+struct SampleFiles {
+    grid: Option<PathBuf>,
+    saved: Option<(PathBuf, String, SampleFormat)>,
+}
+
+/// The sample metrics `names` per sample seed (`[k][seed]`) and the sampler's NFE; the
+/// samples are also written to `files`.
 fn sample_metrics(
     e: &Experiment,
     data: &CellData,
@@ -255,7 +292,7 @@ fn sample_metrics(
     names: &[MetricName],
     noise_root: u64,
     cache: &Path,
-    images: Option<PathBuf>,
+    files: &SampleFiles,
 ) -> Result<(Vec<Vec<f64>>, usize)> {
     let teleport = teleport_gaussian(e, data)?;
     let reference = reference_stats(e, data, names, cache)?;
@@ -265,8 +302,12 @@ fn sample_metrics(
         let solution = teleport.as_deref().map(|g| g as &dyn PfOdeSolution);
         let (samples, seed_nfe) = seed_samples(e, denoiser, solution, noise_root, j)?;
         nfe = seed_nfe;
-        if let (0, Some(path)) = (j, &images) {
-            write_samples(path, &samples, e.metrics.sample_images, data.train.shape)?;
+        if let (0, Some(path)) = (j, &files.grid) {
+            write_sample_grid(path, &samples, e.metrics.sample_images, data.train.shape)?;
+        }
+        if let Some((dir, label, format)) = &files.saved {
+            let path = saved_samples::samples_path(dir, label, j, *format);
+            saved_samples::write_samples(&path, *format, &samples, data.train.shape)?;
         }
         for (k, name) in names.iter().enumerate() {
             let value = metric_value(e, &reference, *name, &samples, noise_root, j)?;
@@ -284,6 +325,8 @@ struct ReferenceStats<'a> {
     cov: Vec<f64>,
     classifier: Option<Arc<FeatureNet>>,
     features: Option<(Batch, Vec<f64>, Vec<f64>)>,
+    /// The FID Inception network and the reference set's features, for `*_inception`.
+    inception: Option<(Arc<FidInception>, Arc<InceptionReference>, [usize; 3])>,
 }
 
 /// The reference set's moments and, when a metric of `names` needs the classifier, its features.
@@ -304,12 +347,20 @@ fn reference_stats<'a>(
         let (m, cov) = mean_and_covariance(&f);
         (f, m, cov)
     });
+    let inception = if names.iter().any(|m| m.needs_inception()) {
+        let model = inception::load(&inception::weights_path(None)?)?;
+        let reference = inception::reference(e, data, cache)?;
+        Some((model, reference, data.train.shape))
+    } else {
+        None
+    };
     Ok(ReferenceStats {
         reference: &data.reference,
         mean,
         cov,
         classifier,
         features,
+        inception,
     })
 }
 
@@ -362,6 +413,20 @@ fn metric_value(
             let size = feats.n().min(f.n()).min(1000);
             metrics::kid::kernel_inception_distance(&feats, f, 10, size, &mut metric_rng)?.mean
         }
+        (MetricName::FidInception | MetricName::KidInception, _, _) => {
+            let (model, inception_reference, shape) = reference
+                .inception
+                .as_ref()
+                .expect("built for *_inception metrics");
+            inception_metric(
+                name,
+                model,
+                inception_reference,
+                samples,
+                *shape,
+                &mut metric_rng,
+            )?
+        }
         _ => sample_metric(
             name,
             samples,
@@ -373,8 +438,33 @@ fn metric_value(
     })
 }
 
+/// `fid_inception` or `kid_inception` of `samples` (rows: images in [−1, 1] of `shape`)
+/// against the reference set's Inception features.
+pub fn inception_metric(
+    name: MetricName,
+    model: &FidInception,
+    reference: &InceptionReference,
+    samples: &Batch,
+    shape: [usize; 3],
+    rng: &mut samplers::rng::HostRng,
+) -> Result<f64> {
+    let features = inception::image_features(model, samples, shape, "samples")?;
+    Ok(match name {
+        MetricName::FidInception => {
+            let (mean, cov) = mean_and_covariance(&features);
+            frechet_distance_gaussians(&mean, &cov, &reference.mean, &reference.cov)?
+        }
+        MetricName::KidInception => {
+            let size = features.n().min(reference.features.n()).min(1000);
+            metrics::kid::kernel_inception_distance(&features, &reference.features, 10, size, rng)?
+                .mean
+        }
+        other => bail!("{} is not an Inception metric", other.column()),
+    })
+}
+
 /// The first `count` samples as a gray-level grid (data range [−1, 1], black to white).
-fn write_samples(path: &Path, samples: &Batch, count: usize, shape: [usize; 3]) -> Result<()> {
+fn write_sample_grid(path: &Path, samples: &Batch, count: usize, shape: [usize; 3]) -> Result<()> {
     let [channels, h, w] = shape;
     if channels != 1 || h < 2 || w < 2 || h * w != samples.dim() {
         bail!(
@@ -411,8 +501,11 @@ fn sample_metric(
         MetricName::FrechetToData | MetricName::FdPixels => {
             frechet_distance_gaussians(&mean, &cov, ref_mean, ref_cov)?
         }
-        MetricName::FidClassifier | MetricName::KidClassifier => {
-            unreachable!("classifier metrics are computed with their features")
+        MetricName::FidClassifier
+        | MetricName::KidClassifier
+        | MetricName::FidInception
+        | MetricName::KidInception => {
+            unreachable!("feature metrics are computed with their features")
         }
         MetricName::NllBitsPerDim
         | MetricName::NllPfOde

@@ -155,3 +155,58 @@ fn bad_sets_are_refused_naming_the_file() {
     assert!(e.contains("missing") && e.contains("not found"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_gray_folder_becomes_a_one_channel_data_set_at_exact_levels() {
+    let dir = scratch("gray-dataset");
+    for i in 0..3u8 {
+        image::GrayImage::from_fn(4, 2, |x, y| image::Luma([i * 100 + (x + 4 * y) as u8]))
+            .save(dir.join(format!("{i}.png")))
+            .unwrap();
+    }
+    let dataset = ImageSet::open(&dir).unwrap().to_dataset("g", None).unwrap();
+    assert_eq!((dataset.len(), dataset.shape), (3, [1, 2, 4]));
+    assert_eq!(dataset.levels, Some(256));
+    // image 2, pixel (x = 1, y = 1): level 205 → 2·205/255 − 1, exactly scale_to_unit's.
+    assert_eq!(dataset.images.row(2)[5], crate::scale_to_unit(205.0, 256));
+    assert_eq!(dataset.images.row(0)[0], -1.0);
+    // channels = 3 repeats the gray plane
+    let rgb = ImageSet::open(&dir)
+        .unwrap()
+        .to_dataset("g", Some(3))
+        .unwrap();
+    assert_eq!(rgb.shape, [3, 2, 4]);
+    assert_eq!(rgb.images.row(1)[..8], rgb.images.row(1)[16..]);
+    assert_eq!(rgb.images.row(1)[..8], dataset.images.row(1)[..]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_color_folder_keeps_three_channels_and_refuses_one_naming_the_file() {
+    let dir = scratch("color-dataset");
+    save_rgb(&dir.join("a.png"), 2, 2, |_, _, _| 7);
+    save_rgb(&dir.join("b.png"), 2, 2, |x, _, c| {
+        (x as usize * 10 + c) as u8
+    });
+    let set = ImageSet::open(&dir).unwrap();
+    assert_eq!(set.to_dataset("c", None).unwrap().shape, [3, 2, 2]);
+    let e = set.to_dataset("c", Some(1)).unwrap_err().to_string();
+    assert!(e.contains("b.png") && e.contains("channels = 1"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn float_arrays_are_continuous_data_at_two_x_minus_one() {
+    let dir = scratch("float-dataset");
+    let values = [0.0, 0.25, 0.5, 1.0, 0.125, 0.75];
+    let npz = npz_bytes(&[("arr_0", &[3, 1, 2], &values)]).unwrap();
+    std::fs::write(dir.join("f.npz"), npz).unwrap();
+    let dataset = ImageSet::open(&dir.join("f.npz"))
+        .unwrap()
+        .to_dataset("f", None)
+        .unwrap();
+    assert_eq!((dataset.shape, dataset.levels), ([1, 1, 2], None));
+    let expected: Vec<f64> = values.iter().map(|x| 2.0 * x - 1.0).collect();
+    assert_eq!(dataset.images.as_slice(), &expected[..]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

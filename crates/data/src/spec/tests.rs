@@ -146,6 +146,16 @@ fn validate_names_the_key_and_value() {
     .unwrap_err();
     assert!(matches!(missing, DataError::Missing { .. }));
     assert!(missing.to_string().contains("fetch-mnist5k.sh"));
+    let images = |path: &str, channels| DataSpec::Images {
+        path: path.into(),
+        channels,
+    };
+    assert!(msg(images(".", Some(2))).starts_with("images.channels = 2 must be 1 or 3"));
+    let e = msg(images("nowhere/samples.npz", None));
+    assert!(
+        e.contains("nowhere/samples.npz") && e.contains(".npz with arr_0"),
+        "{e}"
+    );
     for ok in [
         "digits",
         "moons",

@@ -33,6 +33,10 @@ pub fn data_key(e: &Experiment) -> String {
         "data".into(),
         toml::Value::try_from(&e.data).expect("data serializes"),
     );
+    // A user's image folder or array may change under the same path.
+    if let Ok(Some(fingerprint)) = e.data.source_fingerprint() {
+        t.insert("source".into(), toml::Value::String(fingerprint));
+    }
     t.insert(
         "split".into(),
         toml::Value::try_from(&e.split).expect("split serializes"),

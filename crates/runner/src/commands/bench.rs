@@ -1,8 +1,9 @@
-//! `dlab bench`: training-step benchmarks of the networks (burn, this build's backend) and
+//! `dlab bench`: training-step benchmarks of the networks (burn, this build's backend),
 //! metric benchmarks (Fréchet distance of Inception-sized features, the full Jacobian of the
-//! benchmark MLP denoiser), each beside the same computation in PyTorch / numpy / scipy when
-//! `python3` with those packages is available (`scripts/bench_torch.py`,
-//! `scripts/bench_metrics.py`, same thread count).
+//! benchmark MLP denoiser) and the FID Inception network's throughput, each beside the same
+//! computation in PyTorch / numpy / scipy when `python3` with those packages is available
+//! (`scripts/bench_torch.py`, `scripts/bench_metrics.py`, `scripts/bench_inception.py`,
+//! same thread count).
 
 use anyhow::Result;
 use faer::linalg::matmul::matmul;
@@ -33,6 +34,8 @@ pub enum Suite {
     Training,
     /// Fréchet distance and the MLP's Jacobian.
     Metrics,
+    /// The FID Inception network's features of a batch of images.
+    Inception,
 }
 
 /// Runs the burn training benchmarks and the metric benchmarks (or the one suite asked
@@ -41,19 +44,54 @@ pub enum Suite {
 pub fn bench(only: Option<Suite>) -> Result<()> {
     let threads = models::bench::burn_threads();
     println!("threads: {threads}");
-    if only != Some(Suite::Metrics) {
+    let runs = |suite| only.is_none_or(|o| o == suite);
+    if runs(Suite::Training) {
         let training = models::bench::run_benchmarks();
         print_lines(&training);
         let script = Path::new("scripts/bench_torch.py");
         compare_with_python(script, "torch", threads, &training);
     }
-    if only != Some(Suite::Training) {
+    if runs(Suite::Metrics) {
         let metrics = metric_benchmarks();
         print_lines(&metrics);
         let script = Path::new("scripts/bench_metrics.py");
         compare_with_python(script, "python", threads, &metrics);
     }
+    if runs(Suite::Inception) {
+        let inception = inception_benchmarks();
+        print_lines(&inception);
+        let script = Path::new("scripts/bench_inception.py");
+        compare_with_python(script, "torch", threads, &inception);
+    }
     Ok(())
+}
+
+/// Images per batch of the Inception bench, and their size (CIFAR-10's: the resize to
+/// 299×299 is part of the work, as in `dlab fid`).
+const INCEPTION_BATCH: usize = 32;
+const INCEPTION_IMAGE: [usize; 3] = [3, 32, 32];
+
+/// `inception_32_ms`: the features of 32 RGB 32×32 images (resize, scaling, network;
+/// median of 3, random weights: the same work as the fetched ones), and the images per
+/// second that makes.
+pub fn inception_benchmarks() -> Vec<(String, f64)> {
+    let mut rng = seeded(0xbe_c8);
+    let device = burn::tensor::Device::flex();
+    let network = models::inception::FidInception::random(&mut rng, &device);
+    let [c, h, w] = INCEPTION_IMAGE;
+    let images: Vec<f32> = (0..INCEPTION_BATCH * c * h * w)
+        .map(|i| (i * 37 % 256) as f32 / 255.0)
+        .collect();
+    let ms = median_ms(3, || {
+        network.features(&images, INCEPTION_BATCH, c, h, w);
+    });
+    vec![
+        (format!("inception_{INCEPTION_BATCH}_ms"), ms),
+        (
+            "inception_images_per_s".to_string(),
+            INCEPTION_BATCH as f64 / ms * 1e3,
+        ),
+    ]
 }
 
 fn print_lines(lines: &[(String, f64)]) {

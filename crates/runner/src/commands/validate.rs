@@ -54,6 +54,7 @@ pub fn describe_plan(resolved: &Resolved, results: &Path, profile: Option<&str>)
     let cache = results.join("cache");
     let mut networks: BTreeMap<String, bool> = BTreeMap::new();
     let mut classifier = false;
+    let mut inception = false;
     for cell in cells {
         let e = &cell.config;
         let params: Vec<String> = cell
@@ -76,6 +77,7 @@ pub fn describe_plan(resolved: &Resolved, results: &Path, profile: Option<&str>)
             networks.insert(entry.0, entry.1);
         }
         classifier |= e.metrics.names.iter().any(|m| m.needs_classifier());
+        inception |= e.metrics.names.iter().any(|m| m.needs_inception());
     }
     for (dir, cached) in &networks {
         out.push_str(&format!(
@@ -92,6 +94,9 @@ pub fn describe_plan(resolved: &Resolved, results: &Path, profile: Option<&str>)
     }
     if classifier {
         out.push_str("feature classifier: the digits classifier of the data set (cached after its first training)\n");
+    }
+    if inception {
+        out.push_str("Inception features: the FID Inception-v3 network; the reference set's features are cached after the first run\n");
     }
     Ok(out)
 }

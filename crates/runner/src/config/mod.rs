@@ -295,6 +295,40 @@ pub struct MetricsSpec {
     /// How `nll_pf_ode` and `nll_exact` are measured (synthetic data).
     #[serde(default)]
     pub likelihood: LikelihoodSpec,
+    /// Write every sample seed's samples into the run directory, as
+    /// `samples/<cell>.seed<j>.npz`, `.npy` or a folder `samples/<cell>.seed<j>/` of PNGs
+    /// (see [`SampleFormat`]); none by default. `sample_quality` only.
+    #[serde(default)]
+    pub save_samples: Option<SampleFormat>,
+}
+
+/// `[metrics] save_samples`: the file format of written samples.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SampleFormat {
+    /// `arr_0`, N×H×W×C uint8: the ADM/EDM reference-batch format their evaluators read.
+    Npz,
+    /// One PNG per sample (gray or RGB), `000000.png` onwards: for folder-based evaluators.
+    Png,
+    /// float32 N×C×H×W (N×d for vectors), the samples as the model drew them, unrounded:
+    /// for exact comparisons with another framework's run.
+    Npy,
+}
+
+impl SampleFormat {
+    /// The name as written in experiment files.
+    pub fn name(self) -> &'static str {
+        match self {
+            SampleFormat::Npz => "npz",
+            SampleFormat::Png => "png",
+            SampleFormat::Npy => "npy",
+        }
+    }
+
+    /// Whether the format holds 8-bit images (and so needs image data).
+    pub fn is_uint8_images(self) -> bool {
+        matches!(self, SampleFormat::Npz | SampleFormat::Png)
+    }
 }
 
 /// `[metrics.likelihood]`: the points, noise range and solver of the likelihood metrics.
@@ -419,6 +453,14 @@ pub enum MetricName {
     FidClassifier,
     /// KID (unbiased MMD², cubic kernel) on the digits classifier's features.
     KidClassifier,
+    /// FID (Heusel et al. 2017) on Inception-v3 pool3 features, the network and
+    /// preprocessing of EDM's `fid.py` (`models::inception`): samples mapped from [−1, 1]
+    /// to [0, 1] and resized to 299×299. Comparable in kind with published FIDs, but biased
+    /// upward at small N (the number of samples). Needs image data and the weights
+    /// (scripts/fetch-inception.sh).
+    FidInception,
+    /// KID (Bińkowski et al. 2018; unbiased MMD², cubic kernel) on the same Inception features.
+    KidInception,
     /// The DDPM variational bound on the NLL of the test split in bits/dim, with the
     /// discretized decoder for the data's gray levels (Ho et al. 2020 eq. 5 and Table 1);
     /// also writes its terms `nll_prior`, `nll_diffusion`, `nll_decoder`. Needs a ddpm
@@ -448,6 +490,8 @@ impl MetricName {
             MetricName::FdPixels => "fd_pixels",
             MetricName::FidClassifier => "fid_classifier",
             MetricName::KidClassifier => "kid_classifier",
+            MetricName::FidInception => "fid_inception",
+            MetricName::KidInception => "kid_inception",
             MetricName::NllBitsPerDim => "nll_bits_per_dim",
             MetricName::NllPfOde => "nll_pf_ode",
             MetricName::NllExact => "nll_exact",
@@ -472,6 +516,11 @@ impl MetricName {
     /// Whether the metric needs the classifier feature network.
     pub fn needs_classifier(self) -> bool {
         matches!(self, MetricName::FidClassifier | MetricName::KidClassifier)
+    }
+
+    /// Whether the metric needs the FID Inception network.
+    pub fn needs_inception(self) -> bool {
+        matches!(self, MetricName::FidInception | MetricName::KidInception)
     }
 }
 
@@ -1098,6 +1147,26 @@ fn validate_cell_metrics(e: &Experiment) -> Result<(), KeyError> {
                 ),
             ));
         }
+    }
+    if let Some(name) = m.names.iter().find(|n| n.needs_inception()) {
+        if e.experiment.task == Task::Memorization {
+            return Err(KeyError::new(
+                "metrics.names",
+                format!(
+                    "metrics.names: `{}` is not measured by experiment.task = \"memorization\" (use fid_classifier there, or write the samples and run dlab fid)",
+                    name.column()
+                ),
+            ));
+        }
+    }
+    if m.save_samples.is_some() && e.experiment.task != Task::SampleQuality {
+        return Err(KeyError::new(
+            "metrics.save_samples",
+            format!(
+                "metrics.save_samples: only experiment.task = \"sample_quality\" draws samples to save, not {:?}",
+                e.experiment.task
+            ),
+        ));
     }
     if let Some(levels) = m.levels.filter(|&l| l < 2) {
         return Err(KeyError::new(

@@ -24,7 +24,7 @@ use crate::files::{create_dir_all, remove_stale_temps, FileLock};
 use crate::hash::{content_hash, result_defining};
 use crate::plan::{plan_cells, Cell, Shard};
 use crate::table::Table;
-use crate::tasks::run_cell;
+use crate::tasks::{run_cell, CellOutputs};
 use anyhow::{Context, Result};
 use indicatif::ProgressBar;
 use std::collections::BTreeMap;
@@ -178,7 +178,13 @@ fn lock_run_dir(dir: &Path) -> Result<FileLock> {
             dir.display()
         );
     })?;
-    for sub in [dir.to_path_buf(), dir.join("cells"), dir.join("images")] {
+    let outputs = CellOutputs::in_run_dir(dir);
+    for sub in [
+        dir.to_path_buf(),
+        dir.join("cells"),
+        outputs.images,
+        outputs.samples,
+    ] {
         remove_stale_temps(&sub)?;
     }
     Ok(lock)
@@ -197,7 +203,7 @@ fn run_cells(
     let progress = progress_bar(todo.len() as u64, &experiment.experiment.name);
     let results = cells::run_parallel(todo, threads, |cell| {
         let start = Instant::now();
-        let measured = run_cell(cell, cache, &dir.join("images"))
+        let measured = run_cell(cell, cache, &CellOutputs::in_run_dir(dir))
             .with_context(|| format!("cell {} ({})", cell.index, describe(cell)))?;
         let record = records::record(cell, measured, start.elapsed().as_secs_f64());
         records::write_record(&dir.join("cells"), &record)?;

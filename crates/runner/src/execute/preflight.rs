@@ -1,7 +1,8 @@
 //! The checks that need a cell's data but no training or sampling, run for every cell
 //! before the first cell starts: sizes that must fit the data (`memorization.size`,
 //! `jacobian.subspace_dim`, `jacobian.eigenvector_images`), metrics that need synthetic
-//! data (`nll_pf_ode`, `nll_exact`) and the memory a cell's buffers would take, against
+//! data (`nll_pf_ode`, `nll_exact`), Inception metrics and 8-bit saved samples that need
+//! images, the Inception weights, and the memory a cell's buffers would take, against
 //! the machine's.
 
 use crate::build::context::cell_data;
@@ -15,6 +16,21 @@ const MEMORY_SHARE: f64 = 0.8;
 /// Checks every cell (loading each distinct data set once, as the cells will).
 pub fn preflight(file: &ExperimentFile, cells: &[Cell]) -> Result<()> {
     let memory = machine_memory_bytes();
+    let inception = |cell: &Cell| {
+        cell.config
+            .metrics
+            .names
+            .iter()
+            .any(|m| m.needs_inception())
+    };
+    if let Some(cell) = cells.iter().find(|c| inception(c)) {
+        crate::build::inception::weights_path(None).with_context(|| {
+            format!(
+                "{}: fid_inception and kid_inception need the FID Inception network",
+                file.locate_key("metrics.names", !cell.params.is_empty())
+            )
+        })?;
+    }
     for cell in cells {
         let e = &cell.config;
         let data = cell_data(e).with_context(|| format!("cell {}: loading [data]", cell.index))?;
@@ -22,7 +38,7 @@ pub fn preflight(file: &ExperimentFile, cells: &[Cell]) -> Result<()> {
         let dim = data.train.images.dim();
         let located = |key: &str| file.locate_key(key, !cell.params.is_empty());
         let synthetic = data.synthetic.is_some();
-        if let Some((key, message)) = size_error(cell, whole, dim, synthetic) {
+        if let Some((key, message)) = size_error(cell, whole, data.train.shape, synthetic) {
             bail!("{}: {message}", located(key));
         }
         if let Some(total) = memory {
@@ -38,9 +54,10 @@ pub fn preflight(file: &ExperimentFile, cells: &[Cell]) -> Result<()> {
 fn size_error(
     cell: &Cell,
     whole: usize,
-    dim: usize,
+    shape: [usize; 3],
     synthetic: bool,
 ) -> Option<(&'static str, String)> {
+    let dim: usize = shape.iter().product();
     let e = &cell.config;
     let cell_name = format!("cell {}", cell.index);
     if e.experiment.task == Task::Memorization {
@@ -50,6 +67,27 @@ fn size_error(
                 "memorization.size = {size} needs 2 × {size} images, the data set has {whole} ({cell_name})"
             )));
         }
+    }
+    let [channels, height, width] = shape;
+    let images = matches!(channels, 1 | 3) && height >= 2 && width >= 2;
+    if e.metrics.names.iter().any(|n| n.needs_inception()) && !images {
+        return Some(("metrics.names", format!(
+            "metrics.names: fid_inception and kid_inception need images of 1 or 3 channels; data.kind = {} has shape {:?} ({cell_name})",
+            e.data.kind(),
+            [channels, height, width]
+        )));
+    }
+    if let Some(format) = e
+        .metrics
+        .save_samples
+        .filter(|f| f.is_uint8_images() && !images)
+    {
+        return Some(("metrics.save_samples", format!(
+            "metrics.save_samples = \"{}\" writes 8-bit images of 1 or 3 channels; data.kind = {} has shape {:?} (\"npy\" writes any samples) ({cell_name})",
+            format.name(),
+            e.data.kind(),
+            [channels, height, width]
+        )));
     }
     let likelihoods = [MetricName::NllPfOde, MetricName::NllExact];
     if !synthetic && e.metrics.names.iter().any(|n| likelihoods.contains(n)) {
