@@ -33,6 +33,40 @@ pub struct NetworkDenoiser {
     chunk: usize,
     /// μ̃-prediction: the DDPM schedule whose posterior means the network outputs.
     mean_schedule: Option<MeanSchedule>,
+    /// A network conditioned on DDPM timesteps t instead of c_noise(σ).
+    timesteps: Option<TimestepMap>,
+}
+
+/// σ ↦ the DDPM timestep t of a network trained on a discrete schedule: σ_t =
+/// √((1 − ᾱ_t)/ᾱ_t) at integers t, linear in log σ between them, clamped to [0, T − 1]
+/// outside (k-diffusion's `DiscreteSchedule.sigma_to_t`).
+#[derive(Clone, Debug)]
+pub struct TimestepMap {
+    log_sigmas: Vec<f64>,
+}
+
+impl TimestepMap {
+    pub fn new(schedule: &DdpmSchedule) -> Self {
+        Self {
+            log_sigmas: (0..schedule.num_timesteps())
+                .map(|t| schedule.sigma(t).ln())
+                .collect(),
+        }
+    }
+
+    /// The real-valued timestep of `sigma` (exactly t at σ_t).
+    pub fn timestep(&self, sigma: f64) -> f64 {
+        let log_sigma = sigma.ln();
+        let above = self.log_sigmas.partition_point(|&l| l < log_sigma);
+        if above == 0 {
+            return 0.0;
+        }
+        if above == self.log_sigmas.len() {
+            return (above - 1) as f64;
+        }
+        let (low, high) = (self.log_sigmas[above - 1], self.log_sigmas[above]);
+        (above - 1) as f64 + (log_sigma - low) / (high - low)
+    }
 }
 
 /// The DDPM grid of a μ̃-predicting network: σ_t and the posterior-mean coefficients.
@@ -71,6 +105,23 @@ impl NetworkDenoiser {
             guidance: None,
             chunk: 4096,
             mean_schedule: None,
+            timesteps: None,
+        }
+    }
+
+    /// A network conditioned on the timestep t of a DDPM schedule (diffusers' models):
+    /// c_noise(σ) = t(σ) of [`TimestepMap`].
+    pub fn with_timesteps(mut self, schedule: &DdpmSchedule) -> Self {
+        self.timesteps = Some(TimestepMap::new(schedule));
+        self
+    }
+
+    /// The network's noise input at σ: the DDPM timestep t(σ), or the parameterization's
+    /// c_noise(σ).
+    pub(crate) fn c_noise(&self, sigma: f64) -> f64 {
+        match &self.timesteps {
+            Some(map) => map.timestep(sigma),
+            None => self.param.precond(sigma).c_noise,
         }
     }
 
@@ -118,7 +169,7 @@ impl NetworkDenoiser {
             None => p.c_in,
         };
         let input = batch_to_tensor(&x.scaled(c_in), &self.device);
-        let c_noise = vec_to_tensor(&vec![p.c_noise; x.n()], &self.device);
+        let c_noise = vec_to_tensor(&vec![self.c_noise(sigma); x.n()], &self.device);
         let labels = labels.map(|l| {
             let values: Vec<i64> = l.iter().map(|&v| i64::from(v)).collect();
             Tensor::<1, Int>::from_data(TensorData::new(values, [l.len()]), &self.device)

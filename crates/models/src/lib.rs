@@ -6,6 +6,7 @@
 //! |---|---|
 //! | [`mlp`], [`unet`], [`net`] | a residual MLP and a small UNet with attention, both `F(x, c_noise[, class])`, and the `[model.net]` choice between them |
 //! | [`classifier`] | the CNN whose penultimate features give the `*_classifier` metrics |
+//! | [`diffusers`] | networks trained elsewhere: a diffusers `UNet2DModel` folder (config.json, safetensors) as a burn network and denoiser |
 //! | [`inception`], [`torchscript`] | the FID Inception-v3 network (NVIDIA's port of the 2015 TensorFlow graph) with its exact resize, read from its TorchScript file without PyTorch |
 //! | [`conditioning`] | class embeddings, label dropout, classifier-free guidance |
 //! | [`precond`] | parameterizations: EDM preconditioning (Karras et al. 2022, Table 1), ε, x0, v, score |
@@ -28,6 +29,7 @@ pub mod clip;
 pub mod conditioning;
 pub mod denoiser;
 pub mod device;
+pub mod diffusers;
 pub mod ema;
 pub mod error;
 pub mod inception;

@@ -6,6 +6,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor};
 use samplers::rng::HostRng;
 
+use crate::diffusers::DiffusersUNet;
 use crate::error::ModelError;
 use crate::mlp::{Mlp, MlpConfig};
 use crate::unet::{UNet, UNetConfig};
@@ -20,6 +21,9 @@ use crate::unet::{UNet, UNetConfig};
 pub enum Net {
     Mlp(Mlp),
     UNet(UNet),
+    /// A diffusers `UNet2DModel` imported from its folder ([`crate::diffusers`]); its
+    /// `c_noise` is the DDPM timestep t and it takes no labels.
+    Diffusers(DiffusersUNet),
 }
 
 impl Net {
@@ -34,6 +38,7 @@ impl Net {
         match self {
             Net::Mlp(m) => m.forward_cond(x, c_noise, labels),
             Net::UNet(u) => u.forward(x, c_noise, labels),
+            Net::Diffusers(u) => u.forward(x, c_noise),
         }
     }
 
@@ -42,6 +47,7 @@ impl Net {
         match self {
             Net::Mlp(m) => m.input.weight.dims()[0],
             Net::UNet(u) => u.dim(),
+            Net::Diffusers(u) => u.dim(),
         }
     }
 
@@ -50,6 +56,7 @@ impl Net {
         match self {
             Net::Mlp(m) => m.num_classes,
             Net::UNet(u) => u.num_classes,
+            Net::Diffusers(_) => None,
         }
     }
 }

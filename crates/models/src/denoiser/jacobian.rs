@@ -112,7 +112,7 @@ impl NetworkDenoiser {
         let input =
             Tensor::<2>::from_data(TensorData::new(repeated, [n * d, d]), device).require_grad();
         let selector = Tensor::<2>::from_data(TensorData::new(selector, [n * d, d]), device);
-        let c_noise = vec_to_tensor(&vec![self.param.precond(sigma).c_noise; n * d], device);
+        let c_noise = vec_to_tensor(&vec![self.c_noise(sigma); n * d], device);
         // Each point's label on each of its d repeated rows.
         let labels = labels.map(|l| {
             let values: Vec<i64> = l.iter().flat_map(|&y| vec![i64::from(y); d]).collect();
