@@ -41,6 +41,8 @@ Writes into crates/models/tests/fixtures/diffusers/:
                         float32 with the fp16-rounded weights (model.half().float())
   ddpm_cifar10_32_config.json  google/ddpm-cifar10-32's UNet config, written by hand (the
                         script asserts it builds a model of 35,746,307 parameters)
+  images16.npz          arr_0: 48 RGB 16×16 uint8 images (smooth coloured discs on gradients,
+                        seeded): the data of experiments/pretrained_ddpm.toml's smoke profile
   README.md             this list and the diffusers / torch versions used
 """
 import argparse
@@ -176,6 +178,20 @@ def ddim(model, folder, gen):
     return scheduler.timesteps.tolist()
 
 
+def tiny_images(rng, n, size=16):
+    """n RGB size×size uint8 images: a coloured disc over a linear colour gradient."""
+    ys, xs = np.mgrid[0:size, 0:size] / (size - 1)
+    images = []
+    for _ in range(n):
+        a, b = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+        image = a * (1 - xs[..., None]) + b * ys[..., None] * 0.5 + 0.25 * b
+        cy, cx, r = rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8), rng.uniform(0.15, 0.35)
+        disc = ((ys - cy) ** 2 + (xs - cx) ** 2) < r * r
+        image[disc] = rng.uniform(0, 255, 3)
+        images.append(np.clip(image, 0, 255).astype(np.uint8))
+    return np.stack(images)
+
+
 def fresh(folder):
     if folder.exists():
         shutil.rmtree(folder)
@@ -246,6 +262,9 @@ def main():
     print(f"ddpm-cifar10-32 config: {count:,} parameters")
     assert count == DDPM_CIFAR10_32_PARAMS, count
     del full
+
+    # 8: a tiny image set for the smoke profile of experiments/pretrained_ddpm.toml
+    np.savez(OUT / "images16.npz", arr_0=tiny_images(np.random.default_rng(16), 48))
 
     # 7: README
     versions = f"diffusers {diffusers.__version__}, torch {torch.__version__}, numpy {np.__version__}"

@@ -134,6 +134,17 @@ fn image_shape(
             ))
         }
     };
+    if let (Some(_), Some([h, w])) = (image, config.sample_size) {
+        if [h, w] != [shape[1], shape[2]] {
+            return Err(error(
+                "sample_size",
+                format!(
+                    "= {h}×{w} but the data's images are {}×{}",
+                    shape[1], shape[2]
+                ),
+            ));
+        }
+    }
     if shape[0] != config.in_channels {
         return Err(error(
             "in_channels",

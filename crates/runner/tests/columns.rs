@@ -38,7 +38,7 @@ fn predicted_columns_match_every_smoke_baseline() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 10);
+    assert_eq!(checked, 11);
 }
 
 #[test]

@@ -148,21 +148,13 @@ fn an_image_folder_and_the_same_npy_are_the_same_data() {
     assert_eq!(from_folder, fd(&dir.join("images.npy"), "npy"));
 }
 
-/// The error of running `text`, with its causes.
-fn refusal(name: &str, text: &str) -> String {
-    match common::run_in_temp("samples-io", name, text) {
-        Ok(outcome) => panic!("{name} ran: {}", outcome.dir.display()),
-        Err(e) => format!("{e:#}"),
-    }
-}
-
 #[test]
 fn bad_sample_formats_and_image_data_are_refused_naming_the_key() {
     let vectors = config(
         "kind = \"gaussian\"\neigenvalues = [1.0, 2.0]",
         "save_samples = \"png\"",
     );
-    let text = refusal("vectors", &vectors);
+    let text = common::refusal("samples-io", "vectors", &vectors);
     assert!(
         text.contains("metrics.save_samples = \"png\"") && text.contains("[1, 1, 2]"),
         "{text}"
@@ -173,13 +165,13 @@ fn bad_sample_formats_and_image_data_are_refused_naming_the_key() {
     );
 
     let unknown = config(r#"kind = "digits""#, "save_samples = \"jpeg\"");
-    let text = refusal("unknown", &unknown);
+    let text = common::refusal("samples-io", "unknown", &unknown);
     assert!(
         text.contains("save_samples") && text.contains("jpeg"),
         "{text}"
     );
 
     let missing = config("kind = \"images\"\npath = \"no/such/folder\"", "");
-    let text = refusal("missing", &missing);
+    let text = common::refusal("samples-io", "missing", &missing);
     assert!(text.contains("no/such/folder"), "{text}");
 }

@@ -117,7 +117,14 @@ fn the_image_must_fit_the_levels_and_channels() {
             .contains("`in_channels` = 1 but the images have 3"),
         "{e}"
     );
-    let e = image_shape(&config, Path::new("m/config.json"), Some([1, 7, 8])).unwrap_err();
+    let e = image_shape(&config, Path::new("m/config.json"), Some([1, 16, 16])).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("`sample_size` = 8×8 but the data's images are 16×16"),
+        "{e}"
+    );
+    let any_size = parse(&SMALL.replace("\"sample_size\": 8", "\"sample_size\": null")).unwrap();
+    let e = image_shape(&any_size, Path::new("m/config.json"), Some([1, 7, 8])).unwrap_err();
     assert!(e.to_string().contains("multiples of 2"), "{e}");
     assert!(unet::build(&config, &mut weights, [1, 4, 6]).is_ok());
 }

@@ -122,6 +122,7 @@ pub fn denoiser_on(
             ModelSpec::Delta => Arc::new(DeltaMixture::new(train.clone())?),
             ModelSpec::GmmFit { components, iters, reg } => Arc::new(cached_gmm(e, data_key, train, *components, *iters, *reg, cache)?),
             ModelSpec::Network(spec) => Arc::new(crate::build::network::trained_denoiser(e, spec, data, data_key, cache)?),
+            ModelSpec::Diffusers(spec) => Arc::new(crate::build::imported::diffusers_denoiser(e, spec, data.train.shape)?),
         })
     })?;
     Ok(model.as_ref().clone())

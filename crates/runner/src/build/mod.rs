@@ -11,6 +11,7 @@
 pub mod cache;
 pub mod context;
 pub mod features;
+pub mod imported;
 pub mod inception;
 pub mod memo;
 pub mod network;

@@ -98,6 +98,15 @@ pub fn describe_plan(resolved: &Resolved, results: &Path, profile: Option<&str>)
     if inception {
         out.push_str("Inception features: the FID Inception-v3 network; the reference set's features are cached after the first run\n");
     }
+    if let Some(format) = experiment.metrics.save_samples {
+        out.push_str(&format!(
+            "saved samples: every cell's samples as samples/<cell>.seed<j>{} in the run directory\n",
+            match format {
+                crate::config::SampleFormat::Png => "/ (one PNG per sample)".to_string(),
+                other => format!(".{}", other.name()),
+            }
+        ));
+    }
     Ok(out)
 }
 

@@ -145,6 +145,56 @@ pub enum ModelSpec {
     Delta,
     /// A burn network trained on the training split (cached; see [`NetworkSpec`]).
     Network(Box<NetworkSpec>),
+    /// A diffusers `UNet2DModel` folder trained elsewhere (see [`DiffusersSpec`]).
+    Diffusers(Box<DiffusersSpec>),
+}
+
+/// `[model] kind = "diffusers"`: a `UNet2DModel` folder (`config.json`,
+/// `diffusion_pytorch_model.safetensors`, optionally `scheduler_config.json`) as a denoiser
+/// in the EDM frame ([`models::diffusers`]). Its DDPM schedule comes from
+/// `scheduler_config.json`, else from a `kind = "ddpm"` `[schedule]`; a σ between the
+/// schedule's levels is evaluated at the real-valued t interpolated in log σ.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiffusersSpec {
+    /// The model folder.
+    pub path: std::path::PathBuf,
+    /// What the network predicts: `eps`, `x0` or `v`; default the scheduler config's
+    /// `prediction_type`.
+    #[serde(default)]
+    pub parameterization: Option<ImportedParameterization>,
+    /// `cpu` (burn Flex) or `cuda` (build with `--features cuda`).
+    #[serde(default = "default_device")]
+    pub device: String,
+    /// Images per forward pass (bounds memory).
+    #[serde(default = "default_import_batch")]
+    pub batch: usize,
+}
+
+fn default_import_batch() -> usize {
+    64
+}
+
+/// The prediction target of an imported network (diffusers' `prediction_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportedParameterization {
+    /// `epsilon`.
+    Eps,
+    /// `sample`.
+    X0,
+    /// `v_prediction`.
+    V,
+}
+
+impl ImportedParameterization {
+    pub fn parameterization(self) -> models::precond::Parameterization {
+        match self {
+            ImportedParameterization::Eps => models::precond::Parameterization::Eps,
+            ImportedParameterization::X0 => models::precond::Parameterization::X0,
+            ImportedParameterization::V => models::precond::Parameterization::V,
+        }
+    }
 }
 
 /// `[model] kind = "network"`: architecture, parameterization, objective and training.
@@ -791,11 +841,17 @@ fn move_sampler_steps(table: &mut Table) -> Result<()> {
     Ok(())
 }
 
-/// Deep merge of `over` into `base`: tables merge, other values replace.
+/// Deep merge of `over` into `base`: tables merge, other values replace — except a table
+/// whose `kind` changes, which replaces the old one (the keys of one kind mean nothing to
+/// another, e.g. a profile's `data = { kind = "images", path = … }` over `kind = "cifar10"`).
 pub fn merge(base: &mut Table, over: &Table) {
     for (k, v) in over {
         match (base.get_mut(k), v) {
-            (Some(Value::Table(b)), Value::Table(o)) => merge(b, o),
+            (Some(Value::Table(b)), Value::Table(o))
+                if o.get("kind").is_none_or(|kind| b.get("kind") == Some(kind)) =>
+            {
+                merge(b, o)
+            }
             _ => {
                 base.insert(k.clone(), v.clone());
             }
@@ -1391,6 +1447,7 @@ fn validate_fits(model: &ModelSpec) -> Result<(), KeyError> {
                 ));
             }
         }
+        ModelSpec::Diffusers(ref spec) => validate_diffusers(spec)?,
         ModelSpec::GaussianFit { tol } if !(tol >= 0.0 && tol.is_finite()) => {
             return Err(KeyError::new(
                 "model.tol",
@@ -1400,6 +1457,31 @@ fn validate_fits(model: &ModelSpec) -> Result<(), KeyError> {
         _ => {}
     }
     Ok(())
+}
+
+/// An imported model's folder holds a config this importer builds; `batch` ≥ 1. Its
+/// weights are read (and checked tensor by tensor) before the first cell runs.
+fn validate_diffusers(spec: &DiffusersSpec) -> Result<(), KeyError> {
+    if spec.batch == 0 {
+        return Err(KeyError::new(
+            "model.batch",
+            "model.batch = 0 must be ≥ 1".to_string(),
+        ));
+    }
+    let config = spec.path.join("config.json");
+    if !config.is_file() {
+        return Err(KeyError::new(
+            "model.path",
+            format!(
+                "model.path = {:?}: no config.json there (a diffusers UNet2DModel folder: config.json and {})",
+                spec.path.display().to_string(),
+                models::diffusers::WEIGHTS_FILE
+            ),
+        ));
+    }
+    models::diffusers::UNet2DConfig::read(&config)
+        .map(drop)
+        .map_err(|e| KeyError::new("model.path", format!("model.path: {e}")))
 }
 
 /// `[check]` tolerances finite and ≥ 0; `run.memory_mib` ≥ 1.

@@ -31,6 +31,7 @@ pub fn preflight(file: &ExperimentFile, cells: &[Cell]) -> Result<()> {
             )
         })?;
     }
+    let mut imported = std::collections::BTreeSet::new();
     for cell in cells {
         let e = &cell.config;
         let data = cell_data(e).with_context(|| format!("cell {}: loading [data]", cell.index))?;
@@ -40,6 +41,15 @@ pub fn preflight(file: &ExperimentFile, cells: &[Cell]) -> Result<()> {
         let synthetic = data.synthetic.is_some();
         if let Some((key, message)) = size_error(cell, whole, data.train.shape, synthetic) {
             bail!("{}: {message}", located(key));
+        }
+        if let crate::config::ModelSpec::Diffusers(spec) = &e.model {
+            // Reads and checks every tensor against the data's image size, before any
+            // cell; once per distinct model and data.
+            let key = crate::build::context::model_key(e, &crate::build::context::data_key(e));
+            if imported.insert(key) {
+                crate::build::imported::diffusers_denoiser(e, spec, data.train.shape)
+                    .with_context(|| located("model.path"))?;
+            }
         }
         if let Some(total) = memory {
             if let Some((key, message)) = memory_error(cell, dim, total) {

@@ -23,6 +23,14 @@ pub fn run_in_temp(prefix: &str, name: &str, text: &str) -> anyhow::Result<RunOu
     run_experiment(&file, &options)
 }
 
+/// The error, with its causes, of running `text` as [`run_in_temp`] does; panics if it ran.
+pub fn refusal(prefix: &str, name: &str, text: &str) -> String {
+    match run_in_temp(prefix, name, text) {
+        Ok(outcome) => panic!("{name} ran: {}", outcome.dir.display()),
+        Err(e) => format!("{e:#}"),
+    }
+}
+
 /// A numeric column as f64 (integers converted); panics if absent or not numeric.
 pub fn numeric_column(table: &Table, name: &str) -> Vec<f64> {
     match &table.columns.iter().find(|(n, _)| n == name).unwrap().1 {
