@@ -295,12 +295,14 @@ fn sample_metrics(
     files: &SampleFiles,
 ) -> Result<(Vec<Vec<f64>>, usize)> {
     let teleport = teleport_gaussian(e, data)?;
+    let initial = crate::build::context::initial_noise(e, data.train.shape)?;
     let reference = reference_stats(e, data, names, cache)?;
     let mut per_seed: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     let mut nfe = 0;
     for j in 0..e.metrics.sample_seeds {
         let solution = teleport.as_deref().map(|g| g as &dyn PfOdeSolution);
-        let (samples, seed_nfe) = seed_samples(e, denoiser, solution, noise_root, j)?;
+        let (samples, seed_nfe) =
+            seed_samples(e, denoiser, solution, (noise_root, initial.as_ref()), j)?;
         nfe = seed_nfe;
         if let (0, Some(path)) = (j, &files.grid) {
             write_sample_grid(path, &samples, e.metrics.sample_images, data.train.shape)?;
@@ -364,24 +366,35 @@ fn reference_stats<'a>(
     })
 }
 
-/// Sample seed `j`'s samples (noise from `samples/<j>` under `noise_root`) and the NFE.
+/// Sample seed `j`'s samples (noise from `samples/<j>` under `noise_root`, or from
+/// `initial`, `[sampler] initial_noise`) and the NFE.
 fn seed_samples(
     e: &Experiment,
     denoiser: &dyn Denoiser,
     solution: Option<&dyn PfOdeSolution>,
-    noise_root: u64,
+    (noise_root, initial): (u64, Option<&Batch>),
     j: usize,
 ) -> Result<(Batch, usize)> {
     let mut rng = seeded(derive_seed(noise_root, &format!("samples/{j}")));
-    let (samples, trace) = samplers::sample(
-        &e.sampler,
-        &e.schedule,
-        denoiser,
-        solution,
-        e.metrics.samples,
-        &mut rng,
-    )
-    .map_err(|err| anyhow!("{err}"))?;
+    let drawn = match initial {
+        Some(z) => samplers::sample_from_noise(
+            &e.sampler,
+            &e.schedule,
+            denoiser,
+            solution,
+            z.clone(),
+            &mut rng,
+        ),
+        None => samplers::sample(
+            &e.sampler,
+            &e.schedule,
+            denoiser,
+            solution,
+            e.metrics.samples,
+            &mut rng,
+        ),
+    };
+    let (samples, trace) = drawn.map_err(|err| anyhow!("{err}"))?;
     Ok((samples, trace.nfe))
 }
 

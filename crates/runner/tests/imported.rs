@@ -128,3 +128,81 @@ fn bad_imports_are_refused_before_any_work_naming_the_key_and_file() {
     let e = common::refusal("imported", "edm_schedule", &edm);
     assert!(e.contains("kind = \"ddpm\""), "{e}");
 }
+
+/// `[sampler] initial_noise`: a run of DDIM on the imported ddpm_small from the noise z of
+/// diffusers' own DDIM loop ends where that loop ended (to 1e-4 of the largest value;
+/// the model-level test in crates/models/tests/diffusers.rs finds 1.9e-7).
+#[test]
+fn a_run_from_a_pytorch_runs_noise_ends_where_it_ended() {
+    let text = format!(
+        r#"
+[experiment]
+name = "same_noise"
+seed = 1
+
+[data]
+kind = "images"
+path = "{images}"
+
+[model]
+kind = "diffusers"
+path = "{model}"
+
+[schedule]
+kind = "ddpm"
+beta_schedule = "linear"
+beta_start = 1e-4
+beta_end = 0.02
+timesteps = 1000
+steps = 10
+spacing = "leading"
+
+[sampler]
+kind = "ddim"
+eta = 0.0
+initial_noise = "{model}/ddim_z.npy"
+
+[metrics]
+samples = 2
+names = ["fd_pixels"]
+save_samples = "npy"
+"#,
+        images = fixture("images16.npz"),
+        model = fixture("ddpm_small"),
+    );
+    let outcome = common::run_in_temp("imported", "same_noise", &text).unwrap();
+    let saved = outcome.dir.join("samples/cell.seed0.npy");
+    let read = |path: &std::path::Path| {
+        data::images::NpyArray::parse(path, &std::fs::read(path).unwrap()).unwrap()
+    };
+    let ours: Vec<f64> = match read(&saved).values {
+        data::images::NpyValues::F32(v) => v.into_iter().map(f64::from).collect(),
+        other => panic!("float32 expected: {other:?}"),
+    };
+    let expected_path = PathBuf::from(fixture("ddpm_small")).join("ddim_out.npy");
+    let data::images::NpyValues::F64(expected) = read(&expected_path).values else {
+        panic!("float64 fixture")
+    };
+    let scale = expected.iter().fold(0f64, |m, v| m.max(v.abs()));
+    let diff = ours
+        .iter()
+        .zip(&expected)
+        .map(|(a, b)| (a - b).abs() / scale)
+        .fold(0f64, f64::max);
+    assert!(diff < 1e-4, "largest difference {diff:e} of {scale}");
+
+    let wrong_rows = text.replace("samples = 2", "samples = 3");
+    let e = common::refusal("imported", "wrong_rows", &wrong_rows);
+    assert!(
+        e.contains("sampler.initial_noise")
+            && e.contains("[2, 3, 16, 16]")
+            && e.contains("expected 3×768"),
+        "{e}"
+    );
+    let two_seeds = text.replace("samples = 2", "samples = 2\nsample_seeds = 2");
+    let e = common::refusal("imported", "two_seeds", &two_seeds);
+    assert!(
+        e.contains("sampler.initial_noise") && e.contains("sample_seeds = 2 must be 1"),
+        "{e}"
+    );
+}

@@ -31,5 +31,5 @@ mod trace;
 pub use batch::{Batch, ShapeError};
 pub use denoiser::{eps_from_denoised, score_from_denoised, Denoiser, PfOdeSolution};
 pub use error::SamplerError;
-pub use spec::{sample, SamplerSpec};
+pub use spec::{sample, sample_from_noise, SamplerSpec};
 pub use trace::Trace;

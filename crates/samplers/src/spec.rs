@@ -261,19 +261,18 @@ fn schedule_error(err: schedules::ScheduleError) -> SamplerError {
     SamplerError::invalid("schedule", "", err.to_string())
 }
 
-/// What every sampler family draws with: the schedule, the denoiser, and the batch shape
-/// (`n` samples of dimension `d`).
+/// What every sampler family draws with: the schedule, the denoiser, and the standard
+/// normal draw z of the initial state (`n` rows of dimension `d`).
 struct Draw<'a> {
     schedule: &'a ScheduleSpec,
     denoiser: &'a dyn Denoiser,
-    n: usize,
-    d: usize,
+    z: Batch,
 }
 
 /// Draws `n` samples with `spec` on the grid of `schedule`, starting from the prior of
 /// the schedule (σ_max·z in the EDM frame, N(0, I) for DDPM), and returns them in the
 /// data frame (x̂ = x/s) with the trace. `teleport` is the closed-form PF-ODE solution
-/// used for `skip > 0`.
+/// used for `skip > 0`. z is the first draw from `rng` ([`sample_from_noise`]).
 pub fn sample<R: Rng + ?Sized>(
     spec: &SamplerSpec,
     schedule: &ScheduleSpec,
@@ -283,11 +282,34 @@ pub fn sample<R: Rng + ?Sized>(
     rng: &mut R,
 ) -> Result<(Batch, Trace), SamplerError> {
     spec.validate(schedule)?;
+    let z = Batch::standard_normal(n, denoiser.dim(), rng);
+    sample_from_noise(spec, schedule, denoiser, teleport_solution, z, rng)
+}
+
+/// [`sample`] from a given standard-normal draw `z` of the initial state (one row per
+/// sample), e.g. the noise another framework's run used: the initial state is σ_max·z in
+/// the EDM frame, z for DDPM, s(t₀)σ(t₀)·z for the SDE samplers. `rng` drives only the
+/// samplers' own noise.
+pub fn sample_from_noise<R: Rng + ?Sized>(
+    spec: &SamplerSpec,
+    schedule: &ScheduleSpec,
+    denoiser: &dyn Denoiser,
+    teleport_solution: Option<&dyn PfOdeSolution>,
+    z: Batch,
+    rng: &mut R,
+) -> Result<(Batch, Trace), SamplerError> {
+    spec.validate(schedule)?;
+    if z.dim() != denoiser.dim() {
+        return Err(SamplerError::invalid(
+            "initial_noise",
+            z.dim(),
+            format!("rows must have the denoiser's dimension {}", denoiser.dim()),
+        ));
+    }
     let draw = Draw {
         schedule,
         denoiser,
-        n,
-        d: denoiser.dim(),
+        z,
     };
     let mut trace = Trace::new();
     let out = match *spec {
@@ -333,7 +355,7 @@ fn sample_edm<R: Rng + ?Sized>(
     trace: &mut Trace,
 ) -> Result<Batch, SamplerError> {
     let sigmas = draw.schedule.sampling_sigmas().map_err(schedule_error)?;
-    let x = edm::initial_noise(draw.n, draw.d, sigmas[0], rng);
+    let x = draw.z.scaled(sigmas[0]);
     let (x, tail) = edm_start(x, &sigmas, skip, teleport_solution)?;
     Ok(run_edm(spec, draw.denoiser, x, tail, rng, trace))
 }
@@ -403,7 +425,7 @@ fn sample_ddpm<R: Rng + ?Sized>(
     trace: &mut Trace,
 ) -> Result<Batch, SamplerError> {
     let steps = ddpm_steps(draw.schedule)?;
-    let x = ddpm::initial_noise(draw.n, draw.d, rng);
+    let x = draw.z.clone();
     Ok(match *spec {
         SamplerSpec::Ancestral { variance, clip_x0 } => {
             ddpm::ancestral(draw.denoiser, x, &steps, variance, clip_x0, rng, trace)
@@ -426,7 +448,7 @@ fn sample_sde<R: Rng + ?Sized>(
     let process = draw.schedule.process().map_err(schedule_error)?;
     let ts = sde_grid(draw.schedule)?;
     let t0 = ts[0];
-    let x = Batch::standard_normal(draw.n, draw.d, rng).scaled(process.s(t0) * process.sigma(t0));
+    let x = draw.z.scaled(process.s(t0) * process.sigma(t0));
     let x = run_sde(spec, draw.denoiser, process.as_ref(), x, &ts, rng, trace);
     Ok(x.scaled(1.0 / process.s(*ts.last().expect("non-empty grid"))))
 }
@@ -485,7 +507,7 @@ fn sample_langevin<R: Rng + ?Sized>(
 ) -> Result<Batch, SamplerError> {
     let mut ladder = draw.schedule.sampling_sigmas().map_err(schedule_error)?;
     ladder.pop();
-    let x = edm::initial_noise(draw.n, draw.d, ladder[0], rng);
+    let x = draw.z.scaled(ladder[0]);
     Ok(langevin::annealed_langevin(
         draw.denoiser,
         x,

@@ -128,6 +128,44 @@ pub fn denoiser_on(
     Ok(model.as_ref().clone())
 }
 
+/// `[sampler] initial_noise`: the given standard-normal draw of the initial state, checked
+/// against `metrics.samples` rows of data of `shape` (N×C×H×W, or N×d with d = C·H·W).
+pub fn initial_noise(e: &Experiment, shape: [usize; 3]) -> Result<Option<Batch>> {
+    let Some(path) = &e.sampler.initial_noise else {
+        return Ok(None);
+    };
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("sampler.initial_noise = {}: cannot read it", path.display()))?;
+    let array = data::images::NpyArray::parse(path, &bytes)?;
+    let values: Vec<f64> = match array.values {
+        data::images::NpyValues::F32(v) => v.into_iter().map(f64::from).collect(),
+        data::images::NpyValues::F64(v) => v,
+        data::images::NpyValues::U8(_) => {
+            bail!(
+                "sampler.initial_noise = {}: must hold float32 or float64 values, not uint8",
+                path.display()
+            )
+        }
+    };
+    let d: usize = shape.iter().product();
+    let n = e.metrics.samples;
+    let fits = array.shape == [n, d] || array.shape == [n, shape[0], shape[1], shape[2]];
+    if !fits {
+        bail!(
+            "sampler.initial_noise = {}: shape {:?}, expected {n}×{d} or {n}×{}×{}×{} (metrics.samples × the data's shape)",
+            path.display(),
+            array.shape,
+            shape[0],
+            shape[1],
+            shape[2]
+        );
+    }
+    if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
+        bail!("sampler.initial_noise = {}: holds {bad}", path.display());
+    }
+    Ok(Some(Batch::from_vec(n, d, values)?))
+}
+
 /// The Gaussian with the training mean and isotropic variance tr(Σ)/d.
 fn isotropic_fit(train: &Batch) -> Result<Gaussian> {
     let fitted = Gaussian::from_data(train, 0.0)?;

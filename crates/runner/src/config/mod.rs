@@ -32,7 +32,7 @@ pub struct Experiment {
     #[serde(default)]
     pub schedule: ScheduleSpec,
     #[serde(default = "default_sampler")]
-    pub sampler: SamplerSpec,
+    pub sampler: SamplerTable,
     #[serde(default)]
     pub metrics: MetricsSpec,
     #[serde(default)]
@@ -51,8 +51,33 @@ pub struct Experiment {
     pub run: RunSpec,
 }
 
-fn default_sampler() -> SamplerSpec {
-    SamplerSpec::Heun { skip: 0 }
+fn default_sampler() -> SamplerTable {
+    SamplerTable {
+        spec: SamplerSpec::Heun { skip: 0 },
+        initial_noise: None,
+    }
+}
+
+/// `[sampler]`: the sampler (`kind` and its keys, [`SamplerSpec`]) and, optionally, the
+/// noise it starts from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SamplerTable {
+    #[serde(flatten)]
+    pub spec: SamplerSpec,
+    /// `initial_noise = "FILE.npy"`: the standard-normal draw z of the initial state,
+    /// N×C×H×W (image data) or N×d, float32 or float64, N = `metrics.samples`; so a run
+    /// starts from exactly the noise a PyTorch run used (σ_max·z for EDM samplers, z for
+    /// DDPM/DDIM). One sample seed only (`sample_quality`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_noise: Option<std::path::PathBuf>,
+}
+
+impl std::ops::Deref for SamplerTable {
+    type Target = SamplerSpec;
+
+    fn deref(&self) -> &SamplerSpec {
+        &self.spec
+    }
 }
 
 /// `[experiment]`: identity and seed.
@@ -1176,7 +1201,7 @@ fn parse_table(name: &str, value: &Value) -> Result<(), TableError> {
         "model" => check::<ModelSpec>(value),
         "teleport" => check::<TeleportSpec>(value),
         "schedule" => check::<ScheduleSpec>(value),
-        "sampler" => check::<SamplerSpec>(value),
+        "sampler" => check::<SamplerTable>(value),
         "metrics" => check::<MetricsSpec>(value),
         "probe" => check::<ProbeSpec>(value),
         "jacobian" => check::<tasks::JacobianSpec>(value),
@@ -1211,6 +1236,32 @@ fn validate_cell_metrics(e: &Experiment) -> Result<(), KeyError> {
                 format!(
                     "metrics.names: `{}` is not measured by experiment.task = \"memorization\" (use fid_classifier there, or write the samples and run dlab fid)",
                     name.column()
+                ),
+            ));
+        }
+    }
+    if let Some(path) = &e.sampler.initial_noise {
+        let problem = if e.experiment.task != Task::SampleQuality {
+            Some(format!(
+                "is used by experiment.task = \"sample_quality\" only, not {:?}",
+                e.experiment.task
+            ))
+        } else if m.sample_seeds != 1 {
+            Some(format!(
+                "fixes the noise, so metrics.sample_seeds = {} must be 1",
+                m.sample_seeds
+            ))
+        } else if !path.is_file() {
+            Some("is not a file (an .npy of N×C×H×W or N×d standard-normal values)".to_string())
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(KeyError::new(
+                "sampler.initial_noise",
+                format!(
+                    "sampler.initial_noise = {:?} {problem}",
+                    path.display().to_string()
                 ),
             ));
         }

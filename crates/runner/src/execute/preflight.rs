@@ -42,6 +42,8 @@ pub fn preflight(file: &ExperimentFile, cells: &[Cell]) -> Result<()> {
         if let Some((key, message)) = size_error(cell, whole, data.train.shape, synthetic) {
             bail!("{}: {message}", located(key));
         }
+        crate::build::context::initial_noise(e, data.train.shape)
+            .with_context(|| located("sampler.initial_noise"))?;
         if let crate::config::ModelSpec::Diffusers(spec) = &e.model {
             // Reads and checks every tensor against the data's image size, before any
             // cell; once per distinct model and data.
