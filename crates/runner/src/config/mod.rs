@@ -1184,6 +1184,29 @@ struct TableError {
     message: String,
 }
 
+/// `[sampler]`: its `initial_noise` (a path) apart, the rest as a [`SamplerSpec`], so that
+/// serde's errors keep naming the spec's keys.
+fn check_sampler(value: &Value) -> Result<(), TableError> {
+    let mut spec = value.clone();
+    if let Value::Table(table) = &mut spec {
+        match table.remove("initial_noise") {
+            None | Some(Value::String(_)) => {}
+            Some(other) => {
+                return Err(TableError {
+                    path: "initial_noise".into(),
+                    message: format!("must be the path of an .npy file, not {other}"),
+                })
+            }
+        }
+    }
+    serde_path_to_error::deserialize::<_, SamplerSpec>(spec)
+        .map(drop)
+        .map_err(|e| TableError {
+            path: e.path().to_string(),
+            message: e.into_inner().message().to_string(),
+        })
+}
+
 /// Deserializes one top-level table into its type, tracking the path of a failure.
 fn parse_table(name: &str, value: &Value) -> Result<(), TableError> {
     fn check<T: serde::de::DeserializeOwned>(value: &Value) -> Result<(), TableError> {
@@ -1201,7 +1224,7 @@ fn parse_table(name: &str, value: &Value) -> Result<(), TableError> {
         "model" => check::<ModelSpec>(value),
         "teleport" => check::<TeleportSpec>(value),
         "schedule" => check::<ScheduleSpec>(value),
-        "sampler" => check::<SamplerTable>(value),
+        "sampler" => check_sampler(value),
         "metrics" => check::<MetricsSpec>(value),
         "probe" => check::<ProbeSpec>(value),
         "jacobian" => check::<tasks::JacobianSpec>(value),
