@@ -1,6 +1,7 @@
 //! The EDM samplers of Karras et al. 2022 ("Elucidating the Design Space of Diffusion-Based
 //! Generative Models"), on a σ grid with s(t) = 1, σ(t) = t.
 
+use crate::multistep::{divided_differences, ThirdOrderWeight};
 use crate::{Batch, Denoiser, Trace};
 use rand::Rng;
 
@@ -78,14 +79,20 @@ fn edm_heun_step(
 /// data prediction ([`dpmpp_update`]). The first step is first order (DPM-Solver++(1), the
 /// DDIM step), and the step to σ = 0 returns D. NFE = N on a grid of N σ's plus the final 0.
 pub fn dpmpp_2m(denoiser: &dyn Denoiser, x: Batch, sigmas: &[f64], trace: &mut Trace) -> Batch {
-    dpmpp_multistep(denoiser, x, sigmas, 2, trace)
+    dpmpp_multistep(denoiser, x, sigmas, 2, ThirdOrderWeight::Taylor, trace)
 }
 
 /// DPM-Solver++(3M): the third-order multistep solver of Lu et al. 2022 ("DPM-Solver++",
-/// §3) ([`dpmpp_update`]); the first two steps are of first and second order, the step to
-/// σ = 0 returns D. NFE = N.
-pub fn dpmpp_3m(denoiser: &dyn Denoiser, x: Batch, sigmas: &[f64], trace: &mut Trace) -> Batch {
-    dpmpp_multistep(denoiser, x, sigmas, 3, trace)
+/// §3 and Appendix B) ([`dpmpp_update`]) with the weight `weight` of its D2 term; the first
+/// two steps are of first and second order, the step to σ = 0 returns D. NFE = N.
+pub fn dpmpp_3m(
+    denoiser: &dyn Denoiser,
+    x: Batch,
+    sigmas: &[f64],
+    weight: ThirdOrderWeight,
+    trace: &mut Trace,
+) -> Batch {
+    dpmpp_multistep(denoiser, x, sigmas, 3, weight, trace)
 }
 
 /// The DPM-Solver++ multistep loop up to `order` (2 or 3): each step uses the data
@@ -95,6 +102,7 @@ fn dpmpp_multistep(
     x: Batch,
     sigmas: &[f64],
     order: usize,
+    weight: ThirdOrderWeight,
     trace: &mut Trace,
 ) -> Batch {
     let mut x = x;
@@ -110,7 +118,7 @@ fn dpmpp_multistep(
             break;
         }
         let h = sigma.ln() - sigma_next.ln();
-        x = dpmpp_update(&x, sigma_next / sigma, h, &denoised, &history);
+        x = dpmpp_update(&x, sigma_next / sigma, h, &denoised, &history, weight);
         history.push((denoised, h));
         if history.len() >= order {
             history.remove(0);
@@ -125,17 +133,17 @@ fn dpmpp_multistep(
 /// h = λ_{i+1} − λ_i, e = e^{−h} − 1 and `ratio` = σ_{i+1}/σ_i:
 /// - order 1: x ← ratio·x − e·D_i;
 /// - order 2 (Algorithm 2), r = h_{i−1}/h: D′ = (1 + 1/(2r))D_i − D_{i−1}/(2r), x ← ratio·x − e·D′;
-/// - order 3, r0 = h_{i−1}/h, r1 = h_{i−2}/h: D1_0 = (D_i − D_{i−1})/r0,
-///   D1_1 = (D_{i−1} − D_{i−2})/r1, D1 = D1_0 + r0/(r0 + r1)·(D1_0 − D1_1) ≈ h·D′,
-///   D2 = (D1_0 − D1_1)/(r0 + r1) ≈ h²D″/2, and
-///   x ← ratio·x − e·D_i + (e/h + 1)·D1 + (1 − 2(e + h)/h²)·D2, the last weight being
-///   ∫₀ʰ e^{u−h}u²/2 du · 2/h² (third order measured on the exact Gaussian).
+/// - order 3, r0 = h_{i−1}/h, r1 = h_{i−2}/h: D1 ≈ h·D′ and D2 ≈ h²D″/2 from
+///   [`divided_differences`], and x ← ratio·x − e·D_i + (e/h + 1)·D1 + w·D2, where the Taylor
+///   weight w = 1 − 2(e + h)/h² is ∫₀ʰ e^{u−h}u² du/h² (third order) and Lu et al.'s
+///   reference code, diffusers and k-diffusion use half of it ([`ThirdOrderWeight`]).
 fn dpmpp_update(
     x: &Batch,
     ratio: f64,
     h: f64,
     denoised: &Batch,
     history: &[(Batch, f64)],
+    weight: ThirdOrderWeight,
 ) -> Batch {
     let e = (-h).exp_m1();
     match history {
@@ -146,15 +154,14 @@ fn dpmpp_update(
             x.lincomb(ratio, &target, -e)
         }
         [(d2, h2), (d1, h1)] => {
-            let (r0, r1) = (h1 / h, h2 / h);
-            let d1_0 = denoised.lincomb(1.0 / r0, d1, -1.0 / r0);
-            let d1_1 = d1.lincomb(1.0 / r1, d2, -1.0 / r1);
-            let diff = d1_0.lincomb(1.0, &d1_1, -1.0);
-            let first = d1_0.lincomb(1.0, &diff, r0 / (r0 + r1));
-            let second = diff.scaled(1.0 / (r0 + r1));
+            let (first, second) = divided_differences(denoised, d1, d2, h1 / h, h2 / h);
             x.lincomb(ratio, denoised, -e)
                 .lincomb(1.0, &first, e / h + 1.0)
-                .lincomb(1.0, &second, 1.0 - 2.0 * (e + h) / (h * h))
+                .lincomb(
+                    1.0,
+                    &second,
+                    weight.factor() * (1.0 - 2.0 * (e + h) / (h * h)),
+                )
         }
         _ => unreachable!("DPM-Solver++ keeps at most two earlier predictions"),
     }

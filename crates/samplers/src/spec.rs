@@ -3,7 +3,10 @@
 
 use crate::ddpm::X0Clip;
 use crate::edm::{self, Churn};
-use crate::{ddpm, langevin, sde, teleport, Batch, Denoiser, PfOdeSolution, SamplerError, Trace};
+use crate::multistep::ThirdOrderWeight;
+use crate::{
+    ddpm, langevin, multistep, sde, teleport, Batch, Denoiser, PfOdeSolution, SamplerError, Trace,
+};
 use rand::Rng;
 use schedules::convert::alpha_bar_from_sigma;
 use schedules::{Process, ReverseVariance, ScheduleSpec, StridedStep};
@@ -47,6 +50,36 @@ pub enum SamplerSpec {
     Dpmpp3m {
         #[serde(default)]
         skip: usize,
+        /// The weight of the D2 term: "taylor" (third order) or "lu2022" (the reference
+        /// code's and diffusers' half weight).
+        #[serde(default)]
+        third_order: ThirdOrderWeight,
+    },
+    /// DPM-Solver multistep with noise prediction (Lu et al. 2022), order 1–3 (default 2)
+    /// on the σ grid; NFE = N − skip.
+    DpmSolver {
+        #[serde(default)]
+        skip: usize,
+        #[serde(default = "two")]
+        order: usize,
+        /// As for dpmpp_3m, at order 3.
+        #[serde(default)]
+        third_order: ThirdOrderWeight,
+    },
+    /// UniPC, B(h) = e^{−h} − 1 with its corrector (Zhao et al. 2023), order 1–3 (default 2)
+    /// on the σ grid; NFE = N − skip.
+    Unipc {
+        #[serde(default)]
+        skip: usize,
+        #[serde(default = "two")]
+        order: usize,
+    },
+    /// DEIS tAB (Zhang & Chen 2023), order 1–3 (default 3) on the σ grid; NFE = N − skip.
+    Deis {
+        #[serde(default)]
+        skip: usize,
+        #[serde(default = "three")]
+        order: usize,
     },
     /// Euler ancestral (k-diffusion) on the σ grid with noise fraction η ∈ [0, 1]
     /// (default 1); NFE = N − skip.
@@ -109,6 +142,12 @@ fn one_usize() -> usize {
 fn yes() -> bool {
     true
 }
+fn two() -> usize {
+    2
+}
+fn three() -> usize {
+    3
+}
 fn default_snr() -> f64 {
     0.16
 }
@@ -128,6 +167,9 @@ impl SamplerSpec {
             SamplerSpec::EdmStochastic { .. } => "edm_stochastic",
             SamplerSpec::Dpmpp2m { .. } => "dpmpp_2m",
             SamplerSpec::Dpmpp3m { .. } => "dpmpp_3m",
+            SamplerSpec::DpmSolver { .. } => "dpm_solver",
+            SamplerSpec::Unipc { .. } => "unipc",
+            SamplerSpec::Deis { .. } => "deis",
             SamplerSpec::EulerAncestral { .. } => "euler_ancestral",
             SamplerSpec::Ancestral { .. } => "ancestral",
             SamplerSpec::Ddim { .. } => "ddim",
@@ -146,7 +188,10 @@ impl SamplerSpec {
             | SamplerSpec::Heun { skip }
             | SamplerSpec::EdmStochastic { skip, .. }
             | SamplerSpec::Dpmpp2m { skip }
-            | SamplerSpec::Dpmpp3m { skip }
+            | SamplerSpec::Dpmpp3m { skip, .. }
+            | SamplerSpec::DpmSolver { skip, .. }
+            | SamplerSpec::Unipc { skip, .. }
+            | SamplerSpec::Deis { skip, .. }
             | SamplerSpec::EulerAncestral { skip, .. } => skip,
             _ => 0,
         }
@@ -155,7 +200,56 @@ impl SamplerSpec {
     /// Checks the parameters and that the schedule suits the sampler.
     pub fn validate(&self, schedule: &ScheduleSpec) -> Result<(), SamplerError> {
         self.validate_params(schedule.kind())?;
-        self.validate_skip(schedule.steps())
+        self.validate_skip(schedule.steps())?;
+        self.validate_order(schedule.steps())?;
+        if self.works_in_log_sigma() {
+            validate_log_sigma_grid(self.kind(), schedule)?;
+        }
+        Ok(())
+    }
+
+    /// The order of a multistep solver with an `order` key.
+    pub fn order(&self) -> Option<usize> {
+        match *self {
+            SamplerSpec::DpmSolver { order, .. }
+            | SamplerSpec::Unipc { order, .. }
+            | SamplerSpec::Deis { order, .. } => Some(order),
+            _ => None,
+        }
+    }
+
+    /// Whether the solver steps in λ = −log σ, so that its grid must be strictly
+    /// decreasing and positive before the final 0.
+    fn works_in_log_sigma(&self) -> bool {
+        matches!(
+            self,
+            SamplerSpec::Dpmpp2m { .. }
+                | SamplerSpec::Dpmpp3m { .. }
+                | SamplerSpec::DpmSolver { .. }
+                | SamplerSpec::Unipc { .. }
+        )
+    }
+
+    /// Checks that `order` is 1–3 and that the steps left after the teleport reach it.
+    fn validate_order(&self, steps: usize) -> Result<(), SamplerError> {
+        let Some(order) = self.order() else {
+            return Ok(());
+        };
+        if !(1..=3).contains(&order) {
+            return Err(SamplerError::invalid("order", order, "must be 1, 2 or 3"));
+        }
+        let left = steps.saturating_sub(self.skip());
+        if left < order {
+            return Err(SamplerError::invalid(
+                "order",
+                order,
+                format!(
+                    "needs at least {order} steps of the grid after the teleport; schedule.steps = {steps} with skip = {} leaves {left}",
+                    self.skip()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Checks the sampler's own parameters, and that an SDE/PF-ODE sampler is not given a
@@ -209,6 +303,31 @@ impl SamplerSpec {
             ));
         }
         Ok(())
+    }
+}
+
+/// Checks that the schedule's σ grid is strictly decreasing and positive before its final
+/// 0: the λ = −log σ solvers divide by the step h = log(σ_i/σ_{i+1}).
+fn validate_log_sigma_grid(kind: &str, schedule: &ScheduleSpec) -> Result<(), SamplerError> {
+    let sigmas = schedule.sampling_sigmas().map_err(schedule_error)?;
+    let last = sigmas.len() - 1;
+    let bad = sigmas
+        .windows(2)
+        .enumerate()
+        .find(|&(i, w)| !(w[1] < w[0] && w[0] > 0.0 && (w[1] > 0.0 || i + 1 == last)));
+    match bad {
+        None => Ok(()),
+        Some((i, w)) => Err(SamplerError::invalid(
+            "kind",
+            kind,
+            format!(
+                "steps in log σ and needs a strictly decreasing σ grid, positive before its final value; schedule.kind = \"{}\" has σ_{i} = {} then σ_{} = {}",
+                schedule.kind(),
+                w[0],
+                i + 1,
+                w[1]
+            ),
+        )),
     }
 }
 
@@ -317,7 +436,10 @@ pub fn sample_from_noise<R: Rng + ?Sized>(
         | SamplerSpec::Heun { skip }
         | SamplerSpec::EdmStochastic { skip, .. }
         | SamplerSpec::Dpmpp2m { skip }
-        | SamplerSpec::Dpmpp3m { skip }
+        | SamplerSpec::Dpmpp3m { skip, .. }
+        | SamplerSpec::DpmSolver { skip, .. }
+        | SamplerSpec::Unipc { skip, .. }
+        | SamplerSpec::Deis { skip, .. }
         | SamplerSpec::EulerAncestral { skip, .. } => {
             sample_edm(spec, &draw, skip, teleport_solution, rng, &mut trace)?
         }
@@ -408,7 +530,14 @@ fn run_edm<R: Rng + ?Sized>(
             edm::stochastic(denoiser, x, tail, &churn, rng, trace)
         }
         SamplerSpec::Dpmpp2m { .. } => edm::dpmpp_2m(denoiser, x, tail, trace),
-        SamplerSpec::Dpmpp3m { .. } => edm::dpmpp_3m(denoiser, x, tail, trace),
+        SamplerSpec::Dpmpp3m { third_order, .. } => {
+            edm::dpmpp_3m(denoiser, x, tail, third_order, trace)
+        }
+        SamplerSpec::DpmSolver {
+            order, third_order, ..
+        } => multistep::dpm_solver(denoiser, x, tail, order, third_order, trace),
+        SamplerSpec::Unipc { order, .. } => multistep::unipc(denoiser, x, tail, order, trace),
+        SamplerSpec::Deis { order, .. } => multistep::deis(denoiser, x, tail, order, trace),
         SamplerSpec::EulerAncestral { eta, .. } => {
             edm::euler_ancestral(denoiser, x, tail, eta, rng, trace)
         }
