@@ -22,6 +22,7 @@ mod likelihood;
 mod memorization;
 mod saved_samples;
 mod score_agreement;
+mod solver_error;
 
 /// The measured values of a cell: named metric columns and the sampler's NFE, and for
 /// tasks that measure a curve per cell (e.g. a spectrum), detail rows: the table then has
@@ -301,7 +302,7 @@ fn sample_metrics(
     let mut nfe = 0;
     for j in 0..e.metrics.sample_seeds {
         let solution = teleport.as_deref().map(|g| g as &dyn PfOdeSolution);
-        let (samples, seed_nfe) =
+        let (samples, seed_nfe, z) =
             seed_samples(e, denoiser, solution, (noise_root, initial.as_ref()), j)?;
         nfe = seed_nfe;
         if let (0, Some(path)) = (j, &files.grid) {
@@ -311,8 +312,25 @@ fn sample_metrics(
             let path = saved_samples::samples_path(dir, label, j, *format);
             saved_samples::write_samples(&path, *format, &samples, data.train.shape)?;
         }
+        let endpoint = match names.iter().any(|n| n.needs_reference_endpoint()) {
+            true => Some(solver_error::reference_endpoint(
+                e,
+                data,
+                denoiser,
+                &z,
+                (noise_root, j),
+            )?),
+            false => None,
+        };
         for (k, name) in names.iter().enumerate() {
-            let value = metric_value(e, &reference, *name, &samples, noise_root, j)?;
+            let value = match (name, &endpoint) {
+                (MetricName::SolverError, Some(r)) if samples.is_finite() => {
+                    solver_error::rms_difference(&samples, &r.endpoint)
+                }
+                (MetricName::SolverError, Some(_)) => f64::NAN,
+                (MetricName::SolverReferenceError, Some(r)) => r.error,
+                _ => metric_value(e, &reference, *name, &samples, noise_root, j)?,
+            };
             per_seed[k].push(value);
         }
     }
@@ -367,35 +385,34 @@ fn reference_stats<'a>(
 }
 
 /// Sample seed `j`'s samples (noise from `samples/<j>` under `noise_root`, or from
-/// `initial`, `[sampler] initial_noise`) and the NFE.
+/// `initial`, `[sampler] initial_noise`), the NFE and the standard-normal draw z of the
+/// initial state.
 fn seed_samples(
     e: &Experiment,
     denoiser: &dyn Denoiser,
     solution: Option<&dyn PfOdeSolution>,
     (noise_root, initial): (u64, Option<&Batch>),
     j: usize,
-) -> Result<(Batch, usize)> {
+) -> Result<(Batch, usize, Batch)> {
     let mut rng = seeded(derive_seed(noise_root, &format!("samples/{j}")));
-    let drawn = match initial {
-        Some(z) => samplers::sample_from_noise(
-            &e.sampler,
-            &e.schedule,
-            denoiser,
-            solution,
-            z.clone(),
-            &mut rng,
-        ),
-        None => samplers::sample(
-            &e.sampler,
-            &e.schedule,
-            denoiser,
-            solution,
-            e.metrics.samples,
-            &mut rng,
-        ),
+    e.sampler
+        .validate(&e.schedule)
+        .map_err(|err| anyhow!("{err}"))?;
+    // z is the first draw of the stream, as in samplers::sample
+    let z = match initial {
+        Some(z) => z.clone(),
+        None => Batch::standard_normal(e.metrics.samples, denoiser.dim(), &mut rng),
     };
-    let (samples, trace) = drawn.map_err(|err| anyhow!("{err}"))?;
-    Ok((samples, trace.nfe))
+    let (samples, trace) = samplers::sample_from_noise(
+        &e.sampler,
+        &e.schedule,
+        denoiser,
+        solution,
+        z.clone(),
+        &mut rng,
+    )
+    .map_err(|err| anyhow!("{err}"))?;
+    Ok((samples, trace.nfe, z))
 }
 
 /// One metric of sample seed `j`'s samples (its randomness from `metric/<j>`); NaN, with
@@ -524,7 +541,9 @@ fn sample_metric(
         | MetricName::NllPfOde
         | MetricName::NllExact
         | MetricName::FinalLoss
-        | MetricName::Diverged => {
+        | MetricName::Diverged
+        | MetricName::SolverError
+        | MetricName::SolverReferenceError => {
             bail!(
                 "metrics.names: `{}` is not a sample metric (only experiment.task = \"sample_quality\" measures it)",
                 name.column()

@@ -41,7 +41,7 @@ fn predicted_columns_match_every_smoke_baseline() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 11);
+    assert_eq!(checked, 12);
 }
 
 #[test]

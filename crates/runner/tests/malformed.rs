@@ -365,3 +365,50 @@ fn a_profile_name_that_is_not_a_plain_name_is_refused() {
         "{message}"
     );
 }
+
+#[test]
+fn solver_orders_too_few_steps_and_solver_error_samplers_are_refused() {
+    let dir = scratch("solvers");
+    let cases: [(&[(&str, &str)], &str, &str); 4] = [
+        (
+            &[("sampler", r#"{ kind = "unipc", order = 4 }"#)],
+            "sampler.order",
+            "must be 1, 2 or 3",
+        ),
+        (
+            &[("sampler", r#"{ kind = "dpm_solver", order = 0 }"#)],
+            "sampler.order",
+            "must be 1, 2 or 3",
+        ),
+        (
+            &[
+                ("sampler", r#"{ kind = "deis", order = 3 }"#),
+                ("schedule.steps", "2"),
+            ],
+            "sampler.order",
+            "needs at least 3 steps",
+        ),
+        (
+            &[
+                ("sampler", r#"{ kind = "euler_ancestral" }"#),
+                ("metrics.names", r#"["solver_error"]"#),
+                ("check", "{}"),
+                ("plot", "[]"),
+            ],
+            "metrics.names",
+            "deterministic solver of the PF-ODE",
+        ),
+    ];
+    for (i, (assignments, key, reason)) in cases.iter().enumerate() {
+        let text = assignments
+            .iter()
+            .fold(BASE.to_string(), |text, (k, v)| with_value(&text, k, v));
+        let path = dir.join(format!("case{i}.toml"));
+        std::fs::write(&path, &text).unwrap();
+        let message = refusal(&path, None, &[]);
+        assert!(
+            message.contains(key) && message.contains(reason),
+            "{assignments:?}: {message}"
+        );
+    }
+}

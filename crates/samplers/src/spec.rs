@@ -208,6 +208,21 @@ impl SamplerSpec {
         Ok(())
     }
 
+    /// Whether the sampler is a deterministic solver of the PF-ODE on the schedule's σ grid
+    /// (EDM frame, from σ_max·z).
+    pub fn solves_the_pf_ode(&self) -> bool {
+        matches!(
+            self,
+            SamplerSpec::Euler { .. }
+                | SamplerSpec::Heun { .. }
+                | SamplerSpec::Dpmpp2m { .. }
+                | SamplerSpec::Dpmpp3m { .. }
+                | SamplerSpec::DpmSolver { .. }
+                | SamplerSpec::Unipc { .. }
+                | SamplerSpec::Deis { .. }
+        )
+    }
+
     /// The order of a multistep solver with an `order` key.
     pub fn order(&self) -> Option<usize> {
         match *self {

@@ -547,6 +547,14 @@ pub enum MetricName {
     /// The exact −log p_σmin of the same points under the synthetic data's distribution,
     /// in bits/dim: the ground truth for `nll_pf_ode`.
     NllExact,
+    /// The solver's own error: the RMS per coordinate of x − x_ref over the samples, where
+    /// x_ref is the exact PF-ODE endpoint of the same initial noise (closed form for a
+    /// Gaussian model, else an adaptive reference solve; both to σ_min, then D). Needs a
+    /// deterministic sampler on the σ grid.
+    SolverError,
+    /// The reference endpoint's own error for `solver_error`: 0 for the closed form, else
+    /// the RMS change of the reference solve's last step doubling.
+    SolverReferenceError,
     /// A network model's training loss at the end: the mean of the last points of its loss
     /// curve (NaN for other models and for a training that diverged).
     FinalLoss,
@@ -570,6 +578,8 @@ impl MetricName {
             MetricName::NllBitsPerDim => "nll_bits_per_dim",
             MetricName::NllPfOde => "nll_pf_ode",
             MetricName::NllExact => "nll_exact",
+            MetricName::SolverError => "solver_error",
+            MetricName::SolverReferenceError => "solver_reference_error",
             MetricName::FinalLoss => "final_loss",
             MetricName::Diverged => "diverged",
         }
@@ -591,6 +601,15 @@ impl MetricName {
     /// Whether the metric needs the classifier feature network.
     pub fn needs_classifier(self) -> bool {
         matches!(self, MetricName::FidClassifier | MetricName::KidClassifier)
+    }
+
+    /// Whether the metric compares the samples with the reference PF-ODE endpoints of
+    /// their own initial noise.
+    pub fn needs_reference_endpoint(self) -> bool {
+        matches!(
+            self,
+            MetricName::SolverError | MetricName::SolverReferenceError
+        )
     }
 
     /// Whether the metric needs the FID Inception network.
@@ -1259,6 +1278,18 @@ fn validate_cell_metrics(e: &Experiment) -> Result<(), KeyError> {
                 format!(
                     "metrics.names: `{}` is not measured by experiment.task = \"memorization\" (use fid_classifier there, or write the samples and run dlab fid)",
                     name.column()
+                ),
+            ));
+        }
+    }
+    if let Some(name) = m.names.iter().find(|n| n.needs_reference_endpoint()) {
+        if !e.sampler.solves_the_pf_ode() || e.experiment.task != Task::SampleQuality {
+            return Err(KeyError::new(
+                "metrics.names",
+                format!(
+                    "metrics.names: `{}` measures a deterministic solver of the PF-ODE on the σ grid (sampler.kind = euler, heun, dpmpp_2m, dpmpp_3m, dpm_solver, unipc or deis, experiment.task = \"sample_quality\"); got sampler.kind = \"{}\"",
+                    name.column(),
+                    e.sampler.kind()
                 ),
             ));
         }
