@@ -367,7 +367,7 @@ pub struct MetricsSpec {
     /// `images/samples_<cell>.png` (single-channel image data; 0: none).
     #[serde(default)]
     pub sample_images: usize,
-    /// How `nll_pf_ode` and `nll_exact` are measured (synthetic data).
+    /// How `nll_pf_ode` and `nll_exact` are measured.
     #[serde(default)]
     pub likelihood: LikelihoodSpec,
     /// Write every sample seed's samples into the run directory, as
@@ -410,7 +410,8 @@ impl SampleFormat {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LikelihoodSpec {
-    /// The first this-many points of the reference set (exact samples of the data).
+    /// The first this-many points of the reference set (exact samples of synthetic data),
+    /// or of the test split, dequantized (`nll_pf_ode` on discrete images).
     #[serde(default = "default_likelihood_points")]
     pub points: usize,
     /// Both metrics are −log p_σ at this σ (the PF-ODE starts there).
@@ -542,7 +543,9 @@ pub enum MetricName {
     /// `[schedule]`.
     NllBitsPerDim,
     /// The PF-ODE likelihood (Song et al. 2021, §4.3 and App. D.2): −log p_σmin of the
-    /// reference points in bits/dim, from the denoiser alone (`[metrics.likelihood]`).
+    /// reference points in bits/dim, from the denoiser alone (`[metrics.likelihood]`); on
+    /// discrete images, of uniformly dequantized test images plus log2((L − 1)/2), a bound
+    /// on the discrete NLL comparable with `nll_bits_per_dim`.
     NllPfOde,
     /// The exact −log p_σmin of the same points under the synthetic data's distribution,
     /// in bits/dim: the ground truth for `nll_pf_ode`.

@@ -101,10 +101,9 @@ fn size_error(
             [channels, height, width]
         )));
     }
-    let likelihoods = [MetricName::NllPfOde, MetricName::NllExact];
-    if !synthetic && e.metrics.names.iter().any(|n| likelihoods.contains(n)) {
+    if !synthetic && e.metrics.names.contains(&MetricName::NllExact) {
         return Some(("metrics.names", format!(
-            "metrics.names: nll_pf_ode and nll_exact measure continuous densities of synthetic data; data.kind = {} is a data set of discrete images ({cell_name})",
+            "metrics.names: nll_exact is the closed-form density of synthetic data; data.kind = {} is a data set of discrete images (nll_pf_ode measures them, dequantized) ({cell_name})",
             e.data.kind()
         )));
     }

@@ -12,6 +12,7 @@ use metrics::divergence::TraceEstimator;
 use metrics::likelihood::{
     ddpm_vlb, exact_nll_bits_per_dim, pf_ode_likelihood, PfOdeLikelihood, Prior, VlbConfig,
 };
+use rand::Rng;
 use samplers::rng::{derive_seed, seeded};
 use samplers::Denoiser;
 use std::path::Path;
@@ -104,7 +105,7 @@ pub fn training_column(name: MetricName, summary: &TrainingSummary) -> (String, 
 fn likelihood_points(e: &Experiment, data: &CellData) -> Result<samplers::Batch> {
     if data.synthetic.is_none() {
         bail!(
-            "metrics.names: nll_pf_ode and nll_exact are measured on synthetic data (continuous densities); data.kind = {} is a data set of discrete images",
+            "metrics.names: nll_exact is measured on synthetic data (continuous densities); data.kind = {} is a data set of discrete images",
             e.data.kind()
         );
     }
@@ -112,8 +113,51 @@ fn likelihood_points(e: &Experiment, data: &CellData) -> Result<samplers::Batch>
     Ok(data.reference.slice_rows(0, n))
 }
 
+/// The points of `nll_pf_ode` and the constant that turns their density into bits/dim:
+/// for synthetic data the reference points and 0; for discrete images the first
+/// `metrics.likelihood.points` test images, each dequantized by uniform noise over its
+/// gray-level bin (half-width δ = 1/(L − 1)), and log2(1/(2δ)) = log2((L − 1)/2), so that
+/// the result bounds the discrete NLL: −log2 P(bin)/d ≤ E_u[−log2 p(x + u)]/d + log2((L − 1)/2)
+/// (Jensen; Song et al. 2021, App. D.2, with data in [−1, 1]).
+fn pf_ode_points(
+    e: &Experiment,
+    data: &CellData,
+    rng: &mut samplers::rng::HostRng,
+) -> Result<(samplers::Batch, f64)> {
+    if data.synthetic.is_some() {
+        return Ok((likelihood_points(e, data)?, 0.0));
+    }
+    let Some(test) = &data.test else {
+        bail!(
+            "metrics.names: nll_pf_ode on data.kind = {} is measured on the test split; there is none",
+            e.data.kind()
+        )
+    };
+    let Some(levels) = e.metrics.levels.or(test.levels) else {
+        bail!(
+            "metrics.levels: data.kind = {} has no gray levels; nll_pf_ode dequantizes discrete data and needs metrics.levels",
+            e.data.kind()
+        )
+    };
+    let half_width = 1.0 / (f64::from(levels) - 1.0);
+    let n = e.metrics.likelihood.points.min(test.images.n());
+    let points = test.images.slice_rows(0, n);
+    let noise = samplers::Batch::from_vec(
+        n,
+        points.dim(),
+        (0..n * points.dim())
+            .map(|_| rng.random_range(-half_width..half_width))
+            .collect(),
+    )?;
+    Ok((
+        points.lincomb(1.0, &noise, 1.0),
+        (1.0 / (2.0 * half_width)).log2(),
+    ))
+}
+
 /// `nll_pf_ode`: the mean PF-ODE −log p_σmin in bits/dim (Song et al. 2021, §4.3), with
-/// the exact trace (central differences) or Hutchinson probes, on the isotropic prior.
+/// the exact trace (central differences) or Hutchinson probes, on the isotropic prior; on
+/// discrete images of uniformly dequantized test images ([`pf_ode_points`]).
 pub fn pf_ode_column(
     e: &Experiment,
     data: &CellData,
@@ -130,11 +174,18 @@ pub fn pf_ode_column(
     };
     let config = PfOdeLikelihood::new(spec.sigma_min, spec.sigma_max, spec.steps, trace)
         .map_err(|err| anyhow!("metrics.likelihood: {err}"))?;
-    let x = likelihood_points(e, data)?;
     let mut rng = seeded(derive_seed(noise_root, "nll_pf_ode"));
-    let nll = pf_ode_likelihood(denoiser, &x, &config, Prior::Isotropic, &mut rng)
-        .map_err(|err| anyhow!("nll_pf_ode: {err}"))?;
-    Ok(("nll_pf_ode".into(), mean(&nll.bits_per_dim)))
+    let (x, offset) = pf_ode_points(e, data, &mut rng)?;
+    // The points are finite and the settings checked: an error here is the denoiser's
+    // ODE leaving the finite numbers (e.g. a network far from the data), recorded as NaN.
+    let value = match pf_ode_likelihood(denoiser, &x, &config, Prior::Isotropic, &mut rng) {
+        Ok(nll) => mean(&nll.bits_per_dim) + offset,
+        Err(err) => {
+            tracing::warn!("nll_pf_ode: {err}; recorded as NaN");
+            f64::NAN
+        }
+    };
+    Ok(("nll_pf_ode".into(), value))
 }
 
 /// `nll_exact`: the mean exact −log p_σmin in bits/dim of the same points.
