@@ -369,7 +369,9 @@ fn a_profile_name_that_is_not_a_plain_name_is_refused() {
 #[test]
 fn solver_orders_too_few_steps_and_solver_error_samplers_are_refused() {
     let dir = scratch("solvers");
-    let cases: [(&[(&str, &str)], &str, &str); 4] = [
+    /// (assignments to the base file, the key the error names, what it says)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: [Case; 4] = [
         (
             &[("sampler", r#"{ kind = "unipc", order = 4 }"#)],
             "sampler.order",

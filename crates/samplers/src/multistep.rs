@@ -281,10 +281,11 @@ fn solve(a: &[Vec<f64>], b: &[f64]) -> Vec<f64> {
             .max_by(|&i, &j| m[i][col].abs().total_cmp(&m[j][col].abs()))
             .unwrap_or(col);
         m.swap(col, pivot);
-        for row in col + 1..k {
-            let f = m[row][col] / m[col][col];
-            for c in col..=k {
-                m[row][c] -= f * m[col][c];
+        let pivot_row = m[col].clone();
+        for row in m.iter_mut().skip(col + 1) {
+            let f = row[col] / pivot_row[col];
+            for (entry, p) in row.iter_mut().zip(&pivot_row).skip(col) {
+                *entry -= f * p;
             }
         }
     }
