@@ -460,3 +460,22 @@ fn multistep_solvers_converge_at_their_claimed_orders() {
         );
     }
 }
+
+#[test]
+fn dpmpp_2s_converges_at_second_order_with_two_evaluations_per_step() {
+    let g = gaussian();
+    let x_t = edm::initial_noise(64, 4, 80.0, &mut seeded(19));
+    let exact = g.transport(&x_t, 80.0, 0.002);
+    let error = |n: usize| {
+        let mut sigmas = karras_sigmas(0.002, 80.0, 7.0, n).unwrap();
+        sigmas.pop();
+        let mut trace = Trace::new();
+        let out = edm::dpmpp_2s(&g, x_t.clone(), &sigmas, &mut trace);
+        assert_eq!(trace.nfe, 2 * (n - 1), "two evaluations per step");
+        out.max_abs_diff(&exact)
+    };
+    let (e64, e128) = (error(64), error(128));
+    let order = (e64 / e128).log2();
+    println!("DPM-Solver++(2S) errors {e64:e} {e128:e}: order {order:.2}");
+    assert!((1.6..2.4).contains(&order), "order {order}");
+}

@@ -10,7 +10,7 @@
 //!
 //! | module | methods |
 //! |---|---|
-//! | [`edm`] | Euler, Heun (Algorithm 1), stochastic (Algorithm 2) of Karras et al. 2022; DPM-Solver++(2M/3M) (Lu et al. 2022); Euler ancestral |
+//! | [`edm`] | Euler, Heun (Algorithm 1), stochastic (Algorithm 2) of Karras et al. 2022; DPM-Solver++(2M/2S/3M) (Lu et al. 2022); Euler ancestral |
 //! | [`multistep`] | DPM-Solver with noise prediction (Lu et al. 2022), UniPC (Zhao et al. 2023), DEIS tAB (Zhang & Chen 2023) |
 //! | [`ddpm`] | ancestral sampling (Ho et al. 2020), DDIM with η (Song et al. 2021) |
 //! | [`sde`] | reverse-SDE Euler–Maruyama, PF-ODE Euler/Heun, predictor–corrector, any process |

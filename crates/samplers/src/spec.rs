@@ -45,6 +45,13 @@ pub enum SamplerSpec {
         #[serde(default)]
         skip: usize,
     },
+    /// DPM-Solver++(2S) (Lu et al. 2022), single-step second order on the σ grid;
+    /// NFE = 2(N − skip) − 1.
+    #[serde(rename = "dpmpp_2s")]
+    Dpmpp2s {
+        #[serde(default)]
+        skip: usize,
+    },
     /// DPM-Solver++(3M) (Lu et al. 2022) on the σ grid; NFE = N − skip.
     #[serde(rename = "dpmpp_3m")]
     Dpmpp3m {
@@ -166,6 +173,7 @@ impl SamplerSpec {
             SamplerSpec::Heun { .. } => "heun",
             SamplerSpec::EdmStochastic { .. } => "edm_stochastic",
             SamplerSpec::Dpmpp2m { .. } => "dpmpp_2m",
+            SamplerSpec::Dpmpp2s { .. } => "dpmpp_2s",
             SamplerSpec::Dpmpp3m { .. } => "dpmpp_3m",
             SamplerSpec::DpmSolver { .. } => "dpm_solver",
             SamplerSpec::Unipc { .. } => "unipc",
@@ -188,6 +196,7 @@ impl SamplerSpec {
             | SamplerSpec::Heun { skip }
             | SamplerSpec::EdmStochastic { skip, .. }
             | SamplerSpec::Dpmpp2m { skip }
+            | SamplerSpec::Dpmpp2s { skip }
             | SamplerSpec::Dpmpp3m { skip, .. }
             | SamplerSpec::DpmSolver { skip, .. }
             | SamplerSpec::Unipc { skip, .. }
@@ -216,6 +225,7 @@ impl SamplerSpec {
             SamplerSpec::Euler { .. }
                 | SamplerSpec::Heun { .. }
                 | SamplerSpec::Dpmpp2m { .. }
+                | SamplerSpec::Dpmpp2s { .. }
                 | SamplerSpec::Dpmpp3m { .. }
                 | SamplerSpec::DpmSolver { .. }
                 | SamplerSpec::Unipc { .. }
@@ -239,6 +249,7 @@ impl SamplerSpec {
         matches!(
             self,
             SamplerSpec::Dpmpp2m { .. }
+                | SamplerSpec::Dpmpp2s { .. }
                 | SamplerSpec::Dpmpp3m { .. }
                 | SamplerSpec::DpmSolver { .. }
                 | SamplerSpec::Unipc { .. }
@@ -451,6 +462,7 @@ pub fn sample_from_noise<R: Rng + ?Sized>(
         | SamplerSpec::Heun { skip }
         | SamplerSpec::EdmStochastic { skip, .. }
         | SamplerSpec::Dpmpp2m { skip }
+        | SamplerSpec::Dpmpp2s { skip }
         | SamplerSpec::Dpmpp3m { skip, .. }
         | SamplerSpec::DpmSolver { skip, .. }
         | SamplerSpec::Unipc { skip, .. }
@@ -545,6 +557,7 @@ fn run_edm<R: Rng + ?Sized>(
             edm::stochastic(denoiser, x, tail, &churn, rng, trace)
         }
         SamplerSpec::Dpmpp2m { .. } => edm::dpmpp_2m(denoiser, x, tail, trace),
+        SamplerSpec::Dpmpp2s { .. } => edm::dpmpp_2s(denoiser, x, tail, trace),
         SamplerSpec::Dpmpp3m { third_order, .. } => {
             edm::dpmpp_3m(denoiser, x, tail, third_order, trace)
         }

@@ -1290,7 +1290,7 @@ fn validate_cell_metrics(e: &Experiment) -> Result<(), KeyError> {
             return Err(KeyError::new(
                 "metrics.names",
                 format!(
-                    "metrics.names: `{}` measures a deterministic solver of the PF-ODE on the σ grid (sampler.kind = euler, heun, dpmpp_2m, dpmpp_3m, dpm_solver, unipc or deis, experiment.task = \"sample_quality\"); got sampler.kind = \"{}\"",
+                    "metrics.names: `{}` measures a deterministic solver of the PF-ODE on the σ grid (sampler.kind = euler, heun, dpmpp_2m, dpmpp_2s, dpmpp_3m, dpm_solver, unipc or deis, experiment.task = \"sample_quality\"); got sampler.kind = \"{}\"",
                     name.column(),
                     e.sampler.kind()
                 ),
