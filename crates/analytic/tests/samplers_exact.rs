@@ -479,3 +479,51 @@ fn dpmpp_2s_converges_at_second_order_with_two_evaluations_per_step() {
     println!("DPM-Solver++(2S) errors {e64:e} {e128:e}: order {order:.2}");
     assert!((1.6..2.4).contains(&order), "order {order}");
 }
+
+/// Every solver of current practice on every kind of grid: the Karras ρ-grid (edm), uniform
+/// t (vp), uniform log σ, i.e. uniform log-SNR (ve), and DDPM timesteps (ddpm), through the
+/// `[sampler]` spec. Against the exact endpoint of the same noise (the flow to σ_min, then
+/// D, as every solver ends), the error at 40 steps is at least 3× below that at 10
+/// (measured 6× to 320×).
+#[test]
+fn every_fast_solver_converges_on_every_kind_of_grid() {
+    use samplers::{Denoiser, SamplerSpec};
+    use schedules::ScheduleSpec;
+    let g = gaussian();
+    let schedules = [
+        r#"{"kind": "edm", "steps": STEPS}"#,
+        r#"{"kind": "vp", "steps": STEPS}"#,
+        r#"{"kind": "ve", "steps": STEPS}"#,
+        r#"{"kind": "ddpm", "timesteps": 1000, "steps": STEPS}"#,
+    ];
+    let solvers = [
+        r#"{"kind": "dpmpp_2m"}"#,
+        r#"{"kind": "dpmpp_2s"}"#,
+        r#"{"kind": "dpmpp_3m"}"#,
+        r#"{"kind": "dpm_solver", "order": 3}"#,
+        r#"{"kind": "unipc", "order": 2}"#,
+        r#"{"kind": "deis", "order": 3}"#,
+    ];
+    for schedule in schedules {
+        for solver in solvers {
+            let error = |steps: usize| {
+                let spec: ScheduleSpec =
+                    serde_json::from_str(&schedule.replace("STEPS", &steps.to_string())).unwrap();
+                let sampler: SamplerSpec = serde_json::from_str(solver).unwrap();
+                let (x, _) =
+                    samplers::sample(&sampler, &spec, &g, None, 64, &mut seeded(5)).unwrap();
+                let sigmas = spec.sampling_sigmas().unwrap();
+                let (top, bottom) = (sigmas[0], sigmas[sigmas.len() - 2]);
+                let z = Batch::standard_normal(64, 4, &mut seeded(5));
+                let flow = g.pf_ode_solution(&z.scaled(top), top, bottom);
+                x.max_abs_diff(&g.denoise(&flow, bottom))
+            };
+            let (coarse, fine) = (error(10), error(40));
+            println!("{solver} on {schedule}: {coarse:.3e} → {fine:.3e}");
+            assert!(
+                fine < coarse / 3.0,
+                "{solver} on {schedule}: 10 steps {coarse}, 40 steps {fine}"
+            );
+        }
+    }
+}
