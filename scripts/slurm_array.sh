@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run an experiment as a Slurm job array: one shard per array task, then merge.
+# Run an experiment as a Slurm job array: one shard per array task, then merge. `dlab submit`
+# writes and submits such a job and its merge job for you; this script is the manual route.
 #
 #   sbatch --array=0-7 scripts/slurm_array.sh experiments/sampler_convergence.toml full
 #   # after all tasks finished (or as a dependent job, --dependency=afterok:<jobid>):

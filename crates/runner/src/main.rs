@@ -45,6 +45,10 @@ enum Command {
     },
     /// Print a run's table: a run directory or an experiment name (its latest run).
     Show { run: String },
+    /// Submit an experiment to Slurm: an array job of N shards (`dlab run --shard i/N`)
+    /// and a merge job that runs when all succeeded; prints the job ids and where the
+    /// merged table will be. `--dry-run` prints the two scripts instead.
+    Submit(commands::submit::SubmitArgs),
     /// Combine shard runs (dlab run --shard i/n) into one run.
     Merge {
         #[arg(required = true)]
@@ -111,6 +115,7 @@ fn main() -> std::process::ExitCode {
         Command::Bless(args) => commands::experiment::bless(args, results).map(|()| true),
         Command::List { dir } => commands::experiment::list(dir).map(|()| true),
         Command::Show { run } => commands::experiment::show(run, results).map(|()| true),
+        Command::Submit(args) => commands::submit::submit(args, results).map(|()| true),
         Command::Merge { shards } => commands::experiment::merge(shards).map(|()| true),
         Command::Bench { only } => commands::bench::bench(*only).map(|()| true),
         Command::Fd { a, b } => commands::features::fd(a, b).map(|()| true),

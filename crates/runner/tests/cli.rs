@@ -243,6 +243,13 @@ fn shards_merge_into_the_same_table_as_one_run() {
     args.extend(shards.iter().map(String::as_str));
     let out = dlab(&dir, &args);
     assert!(out.status.success(), "{}", text(&out));
+    // Without shard 1 the merge names it (cells are dealt round-robin).
+    let partial = dlab(&dir, &["merge", &shards[0], &shards[2]]);
+    assert!(
+        !partial.status.success() && text(&partial).contains("shards 1/3 of 3 are missing"),
+        "{}",
+        text(&partial)
+    );
     let merged = PathBuf::from(shards[0].split(".shard-").next().unwrap());
     let merged_table = Table::read_parquet(&merged.join("table.parquet")).unwrap();
     let whole = dlab(&dir, &["run", "exp.toml"]);
@@ -358,4 +365,61 @@ fn validate_prints_the_plan_or_the_error_and_runs_nothing() {
         text(&out)
     );
     assert!(!dir.join("results").exists(), "validate ran nothing");
+}
+
+#[test]
+fn submit_writes_an_array_job_and_a_merge_job_that_waits_for_it() {
+    let dir = scratch("submit");
+    std::fs::write(dir.join("exp.toml"), EXPERIMENT).unwrap();
+    let out = dlab(
+        &dir,
+        &[
+            "submit",
+            "exp.toml",
+            "--shards",
+            "3",
+            "--set",
+            "metrics.samples=300",
+            "--dry-run",
+        ],
+    );
+    let printed = text(&out);
+    assert!(out.status.success(), "{printed}");
+    for expected in [
+        "#SBATCH --array=0-2",
+        "--shard \"${SLURM_ARRAY_TASK_ID}/3\"",
+        "--set 'metrics.samples=300'",
+        "merge.log",
+        ".shard-0-of-3'",
+        ".shard-2-of-3'",
+    ] {
+        assert!(printed.contains(expected), "{expected}: {printed}");
+    }
+    let only = dlab(
+        &dir,
+        &[
+            "submit",
+            "exp.toml",
+            "--shards",
+            "3",
+            "--only-shards",
+            "1",
+            "--dry-run",
+        ],
+    );
+    assert!(
+        text(&only).contains("#SBATCH --array=1\n"),
+        "{}",
+        text(&only)
+    );
+    let bad = dlab(
+        &dir,
+        &["submit", "exp.toml", "--shards", "3", "--only-shards", "3"],
+    );
+    assert!(
+        !bad.status.success() && text(&bad).contains("--only-shards 3"),
+        "{}",
+        text(&bad)
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -449,7 +449,7 @@ pub fn merge(dirs: &[PathBuf]) -> Result<()> {
         .map(|c| c.index)
         .collect();
     if !missing.is_empty() {
-        bail!("cells {missing:?} are in none of the given shards; run the missing shards first");
+        bail!("{}", missing_shards_message(&missing, dirs));
     }
     let name = first.file_name().and_then(|n| n.to_str()).unwrap_or("run");
     let merged = first.with_file_name(name.split(".shard-").next().unwrap_or(name));
@@ -467,6 +467,31 @@ pub fn merge(dirs: &[PathBuf]) -> Result<()> {
         merged.display()
     );
     Ok(())
+}
+
+/// Which shards (`<run>.shard-<i>-of-<n>`, cells assigned round-robin) hold the `missing`
+/// cells, so that the user can rerun exactly those.
+fn missing_shards_message(missing: &[usize], dirs: &[PathBuf]) -> String {
+    let count = dirs.iter().find_map(|d| {
+        let name = d.file_name()?.to_str()?;
+        name.rsplit_once("-of-")?.1.parse::<usize>().ok()
+    });
+    match count {
+        Some(n) => {
+            let mut shards: Vec<usize> = missing.iter().map(|i| i % n).collect();
+            shards.dedup();
+            shards.sort_unstable();
+            shards.dedup();
+            format!(
+                "shards {} of {n} are missing or unfinished ({} cells: {missing:?}); rerun them (dlab run … --shard i/{n}), then merge all {n}",
+                shards.iter().map(|i| format!("{i}/{n}")).collect::<Vec<_>>().join(", "),
+                missing.len()
+            )
+        }
+        None => format!(
+            "cells {missing:?} are in none of the given shards; run the missing shards first"
+        ),
+    }
 }
 
 /// A run directory's `manifest.toml`.

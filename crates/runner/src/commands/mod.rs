@@ -6,4 +6,5 @@ pub mod features;
 pub mod fid;
 pub mod report;
 pub mod schedule;
+pub mod submit;
 pub mod validate;
