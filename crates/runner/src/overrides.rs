@@ -10,16 +10,31 @@ pub fn parse_assignment(text: &str) -> Result<(Vec<String>, Value)> {
         bail!("--set {text:?}: expected key=value (for example --set sigma_max=80)");
     };
     let key = key.trim();
-    if key.is_empty() || key.split('.').any(str::is_empty) {
-        bail!("--set {text:?}: the key {key:?} is not a dotted name like sampler.steps");
-    }
+    let Some(path) = dotted_key(key) else {
+        bail!("--set {text:?}: the key {key:?} is not a dotted name like sampler.steps (quote a segment that holds a dot: sweep.\"sampler.skip\")");
+    };
     let raw = raw.trim();
     let value = format!("v = {raw}")
         .parse::<Table>()
         .ok()
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| Value::String(raw.to_string()));
-    Ok((key.split('.').map(str::to_string).collect(), value))
+    Ok((path, value))
+}
+
+/// The segments of a TOML dotted key (`a.b`, `sweep."sampler.skip"`), as TOML reads it.
+fn dotted_key(key: &str) -> Option<Vec<String>> {
+    let mut table = format!("{key} = 0").parse::<Table>().ok()?;
+    let mut path = Vec::new();
+    loop {
+        let (name, value) = table.into_iter().next()?;
+        path.push(name);
+        match value {
+            Value::Table(inner) if inner.len() == 1 => table = inner,
+            Value::Integer(0) => return Some(path),
+            _ => return None,
+        }
+    }
 }
 
 /// Sets `path` in `table` to `value`, creating intermediate tables.
@@ -56,6 +71,17 @@ pub fn apply_all(table: &mut Table, assignments: &[String]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_key_segments_keep_their_dots() {
+        let (path, value) = parse_assignment(r#"sweep."sampler.skip"=[0, 2]"#).unwrap();
+        assert_eq!(path, ["sweep", "sampler.skip"]);
+        assert!(value.is_array());
+        let (path, _) = parse_assignment("sampler.steps = 4").unwrap();
+        assert_eq!(path, ["sampler", "steps"]);
+        assert!(parse_assignment("a..b=1").is_err());
+        assert!(parse_assignment("=1").is_err());
+    }
 
     #[test]
     fn values_are_typed_and_bare_words_are_strings() {
