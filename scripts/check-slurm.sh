@@ -31,15 +31,18 @@ fi
 cargo build --locked --bin dlab -q
 dlab="$PWD/${CARGO_TARGET_DIR:-target}/debug/dlab"
 scratch="$(mktemp -d /tmp/dlab-slurm.XXXXXX)"
-pids=()
+# The daemons this script started, by their pid files (also when it fails half-way).
+pid_files=("$scratch/slurmd.pid" "$scratch/slurmctld.pid" "$scratch/munge/munged.pid")
 cleanup() {
+  local pids=()
+  for f in "${pid_files[@]}"; do [ -s "$f" ] && pids+=("$(cat "$f")"); done
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  sleep 1
+  sleep 2
   for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
 }
 trap cleanup EXIT
 
-host="$(hostname -s)"
+host="$(uname -n | cut -d. -f1)"
 cpus=2
 mkdir -p "$scratch"/{state,spool,munge,log}
 cat >"$scratch/slurm.conf" <<EOF
@@ -81,7 +84,6 @@ munge_socket="$scratch/munge/munge.socket"
 munged --force --key-file="$key" --socket="$munge_socket" \
   --pid-file="$scratch/munge/munged.pid" --log-file="$scratch/log/munged.log" --seed-file="$scratch/munge/seed" \
   || fail "munged did not start (see $scratch/log/munged.log)"
-pids+=("$(cat "$scratch/munge/munged.pid")")
 # Slurm's munge plugin reads the socket from its own option.
 sed -i "s|^AuthType=auth/munge|AuthType=auth/munge\nAuthInfo=socket=$munge_socket|" "$SLURM_CONF"
 slurmctld -i -f "$SLURM_CONF" || fail "slurmctld did not start (see $scratch/log/slurmctld.log)"
@@ -92,7 +94,6 @@ for _ in $(seq 60); do
 done
 [ -s "$scratch/slurmctld.pid" ] || fail "slurmctld wrote no pid file (see $scratch/log/slurmctld.log)"
 [ -s "$scratch/slurmd.pid" ] || fail "slurmd wrote no pid file (see $scratch/log/slurmd.log)"
-pids+=("$(cat "$scratch/slurmd.pid")" "$(cat "$scratch/slurmctld.pid")")
 up=""
 for _ in $(seq 60); do
   state="$(sinfo -h -N -o %t 2>/dev/null | head -1 || true)"
