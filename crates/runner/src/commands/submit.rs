@@ -125,6 +125,9 @@ fn job_scripts(args: &SubmitArgs, results: &Path) -> Result<Jobs> {
     for assignment in &args.experiment.set {
         run.extend(["--set".into(), quote(assignment)]);
     }
+    if args.experiment.fresh {
+        run.push("--fresh".into());
+    }
     if let Some(device) = &args.experiment.device {
         run.extend(["--device".into(), quote(device)]);
     }
