@@ -13,16 +13,18 @@ struct Fixture {
     cases: Vec<Value>,
 }
 
+/// A JSON array of numbers.
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
 fn fixture() -> Fixture {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/solvers.json");
     let json: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let floats = |v: &Value| -> Vec<f64> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_f64().unwrap())
-            .collect()
-    };
     let (n, d) = (
         json["n"].as_u64().unwrap() as usize,
         json["d"].as_u64().unwrap() as usize,
@@ -39,13 +41,6 @@ fn fixture() -> Fixture {
 
 /// (ours, diffusers', the exact PF-ODE endpoint) for one case.
 fn run_case(f: &Fixture, case: &Value, weight: ThirdOrderWeight) -> (Batch, Batch, Batch) {
-    let floats = |v: &Value| -> Vec<f64> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_f64().unwrap())
-            .collect()
-    };
     let sigmas = floats(&case["sigmas"]);
     // diffusers' VP latents z at σ_0 are x/√(1 + σ_0²) in the EDM frame.
     let x = f.latents.scaled((1.0 + sigmas[0] * sigmas[0]).sqrt());

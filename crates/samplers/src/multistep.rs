@@ -16,6 +16,13 @@ struct Evaluation {
     sigma: f64,
 }
 
+/// Drops the oldest evaluations beyond the newest `n` (what the next step of a multistep
+/// method of that order uses).
+fn keep_newest(history: &mut Vec<Evaluation>, n: usize) {
+    let excess = history.len().saturating_sub(n);
+    history.drain(..excess);
+}
+
 /// λ = −log σ, the half log-SNR of the EDM frame.
 fn lambda(sigma: f64) -> f64 {
     -sigma.ln()
@@ -47,9 +54,7 @@ pub fn dpm_solver(
         }
         history.push(Evaluation { output: eps, sigma });
         x = dpm_solver_update(&x, sigma_next, &history, weight);
-        if history.len() >= order {
-            history.remove(0);
-        }
+        keep_newest(&mut history, order - 1);
         trace.push(sigma_next, &x);
     }
     x
@@ -164,9 +169,7 @@ pub fn unipc(
             x = unipc_correct(&previous, &history, &evaluation, p);
         }
         history.push(evaluation);
-        if history.len() > order {
-            history.remove(0);
-        }
+        keep_newest(&mut history, order);
         let p = order.min(i + 1);
         let next = unipc_predict(&x, sigma_next, &history[history.len() - p..]);
         last = Some((x, p));
@@ -315,8 +318,7 @@ pub fn deis(
     let mut history: Vec<Evaluation> = Vec::new();
     for w in sigmas.windows(2) {
         let (sigma, sigma_next) = (w[0], w[1]);
-        let denoised = trace.denoise(denoiser, &x, sigma);
-        let eps = x.lincomb(1.0 / sigma, &denoised, -1.0 / sigma);
+        let eps = crate::edm::ode_slope(denoiser, &x, sigma, trace);
         history.push(Evaluation { output: eps, sigma });
         let nodes: Vec<f64> = history.iter().map(|e| e.sigma).collect();
         for (e, weight) in history
@@ -325,9 +327,7 @@ pub fn deis(
         {
             x.axpy(weight, &e.output);
         }
-        if history.len() >= order {
-            history.remove(0);
-        }
+        keep_newest(&mut history, order - 1);
         trace.push(sigma_next, &x);
     }
     x
